@@ -1,0 +1,39 @@
+/**
+ * msgpack encoding of protocol messages. Plain msgpack (no msgpackr records or extensions) so a
+ * client in any language can speak the protocol; binary values travel as msgpack `bin`.
+ */
+import { Packr } from 'msgpackr';
+import { limits } from './limits.ts';
+
+const packr = new Packr({
+  useRecords: false,
+  mapsAsObjects: true,
+  // Integers above 2^53 cannot be revisions or ids; decode them as numbers and let validation
+  // refuse what is not a safe integer.
+  int64AsType: 'number',
+  moreTypes: false,
+  bundleStrings: false,
+});
+
+export function encode(message: unknown): Uint8Array {
+  return packr.pack(message);
+}
+
+export class FrameError extends Error {
+  constructor(message: string, readonly tooBig = false) {
+    super(message);
+    this.name = 'FrameError';
+  }
+}
+
+/** Decodes one frame. Throws FrameError for an oversized frame or bytes that are not msgpack. */
+export function decode(frame: Uint8Array): unknown {
+  if (frame.byteLength > limits.frameBytesMax) {
+    throw new FrameError(`frame of ${frame.byteLength} bytes is over ${limits.frameBytesMax}`, true);
+  }
+  try {
+    return packr.unpack(frame);
+  } catch (err) {
+    throw new FrameError(`frame is not valid msgpack: ${(err as Error).message}`);
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * The error catalog: every error a client can see, with a stable code. Codes never change
+ * meaning; messages may. The client mirrors each code with an error class (client/errors.ts) and
+ * the protocol README lists them; test/protocol/errors.test.ts keeps the three in step.
+ */
+export const ErrorCode = {
+  /** The message is not a valid request: missing or wrongly typed argument, bad shape. */
+  BAD_REQUEST: 'BAD_REQUEST',
+  /** The op is not one this protocol version knows. */
+  UNKNOWN_OP: 'UNKNOWN_OP',
+  /** The path is not valid (see the path rules). */
+  BAD_PATH: 'BAD_PATH',
+  /** The glob is not valid (see the glob rules). */
+  BAD_GLOB: 'BAD_GLOB',
+  /** A value, path, page or transaction is over its named limit. */
+  TOO_LARGE: 'TOO_LARGE',
+  /** A conditional write's rev is older than the file's rev. */
+  REV_MISMATCH: 'REV_MISMATCH',
+  /** The path names a directory where a file is needed. */
+  ISDIR: 'ISDIR',
+  /** A component of the path is a file where a directory is needed. */
+  NOTDIR: 'NOTDIR',
+  /** The directory does not exist. */
+  NOENT: 'NOENT',
+  /** The revision asked for is older than the history kept; details.oldestRev says what is. */
+  TOO_LATE: 'TOO_LATE',
+  /** A bounded wait ran out (e.g. a read at a revision not reached in time). */
+  TIMEOUT: 'TIMEOUT',
+  /** The request was cancelled by the client. */
+  CANCELLED: 'CANCELLED',
+  /** A per-connection limit (requests in flight, watches) is reached; retry later. */
+  LIMIT: 'LIMIT',
+  /** A watch fell too far behind; details.resumeRev is where to resume. */
+  SLOW_CONSUMER: 'SLOW_CONSUMER',
+  /** The session named in the hello does not exist (expired or closed) or the secret is wrong. */
+  SESSION_EXPIRED: 'SESSION_EXPIRED',
+  /** The first message was not a hello, or a second hello was sent. */
+  HELLO_REQUIRED: 'HELLO_REQUIRED',
+  /** The client asked for a protocol version this server does not speak. */
+  BAD_VERSION: 'BAD_VERSION',
+  /** The server cannot serve now (shutting down, no leader); retry elsewhere or later. */
+  UNAVAILABLE: 'UNAVAILABLE',
+  /** A bug in the server. The request may or may not have been applied. */
+  INTERNAL: 'INTERNAL',
+} as const;
+
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export const errorCodes: readonly ErrorCode[] = Object.values(ErrorCode);
+
+export function isErrorCode(x: unknown): x is ErrorCode {
+  return typeof x === 'string' && (errorCodes as readonly string[]).includes(x);
+}
+
+/** The error body carried in a response: `{ code, message, details? }`. */
+export interface ErrorBody {
+  code: ErrorCode;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+/**
+ * An error with a catalog code, thrown inside the server and turned into an ErrorBody at the
+ * edge. Not used for invariant violations: those are assertions and stop the process.
+ */
+export class CoordError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+  constructor(code: ErrorCode, message: string, details?: Record<string, unknown>) {
+    super(message);
+    this.name = 'CoordError';
+    this.code = code;
+    this.details = details;
+  }
+  toBody(): ErrorBody {
+    return this.details === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, details: this.details };
+  }
+}
+
+/** WebSocket close codes the server uses, with the reason text sent beside them. */
+export const CloseCode = {
+  /** Normal close (client said bye, or server closed a finished session). */
+  NORMAL: 1000,
+  /** The server is shutting down. */
+  GOING_AWAY: 1001,
+  /** The frame could not be decoded as msgpack, or was a text frame. */
+  PROTOCOL_ERROR: 1002,
+  /** A policy was broken: no hello in time, hello refused, too many connections. */
+  POLICY: 1008,
+  /** The frame is larger than frameBytesMax. */
+  TOO_BIG: 1009,
+  /** The server hit an internal error on this connection. */
+  INTERNAL: 1011,
+} as const;

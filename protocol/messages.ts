@@ -1,0 +1,119 @@
+/**
+ * The messages of protocol version 1, as TypeScript types. Every message is one msgpack map in
+ * one binary WebSocket frame. protocol/README.md describes each with examples.
+ *
+ * Client → server: a Request `{ id, op, ...args }`. `id` is a non-negative integer the client
+ * picks, unique among its requests in flight on this connection.
+ * Server → client: a Response `{ id, result }` or `{ id, error }`, exactly one per request, in
+ * any order; and, for a WATCH, pushes `{ watch: id, event }` after its response, ended by one
+ * `{ watch: id, end: error }`.
+ */
+import type { ErrorBody } from './errors.ts';
+
+export type Value = Uint8Array;
+
+/** Revision arguments: -1 means unconditional; otherwise a non-negative integer. */
+export type Rev = number;
+
+export interface HelloRequest {
+  op: 'hello';
+  version: number;
+  /** Resume this session instead of opening a new one. */
+  session?: { id: string; secret: string };
+  /** TTL for a new session; ignored on resume (a session keeps its TTL). */
+  ttlMs?: number;
+}
+
+/** Writes may carry a sequence number so a retry after a reconnect is applied at most once. */
+export interface Sequenced {
+  /** Positive integer, rising per session for each write the client sends. */
+  seq?: number;
+  /** Every write of this session with a seq below this one has been answered (may be forgotten). */
+  seqFloor?: number;
+}
+
+export interface GetRequest { op: 'get'; path: string; rev?: number }
+export interface SetRequest extends Sequenced {
+  op: 'set'; path: string; value: Value; rev?: Rev; ephemeral?: boolean;
+}
+export interface DelRequest extends Sequenced { op: 'del'; path: string; rev?: Rev }
+export interface RevRequest { op: 'rev' }
+export interface StatRequest { op: 'stat'; path: string; rev?: number }
+export interface GetdirRequest {
+  op: 'getdir'; path: string; rev?: number; after?: string; limit?: number;
+}
+export interface WalkRequest { op: 'walk'; glob: string; rev?: number; after?: string; limit?: number }
+export interface WaitRequest { op: 'wait'; glob: string; rev?: number }
+export interface WatchRequest { op: 'watch'; glob: string; fromRev?: number }
+export interface CancelRequest { op: 'cancel'; target: number }
+export interface PingRequest { op: 'ping' }
+export interface CloseRequest { op: 'close' }
+
+export interface TxnCondition { path: string; rev: Rev }
+export type TxnOp =
+  | { op: 'set'; path: string; value: Value; rev?: Rev; ephemeral?: boolean }
+  | { op: 'del'; path: string; rev?: Rev };
+export interface TxnRequest extends Sequenced { op: 'txn'; conds: TxnCondition[]; ops: TxnOp[] }
+
+export type RequestBody =
+  | HelloRequest | GetRequest | SetRequest | DelRequest | RevRequest | StatRequest
+  | GetdirRequest | WalkRequest | WaitRequest | WatchRequest | CancelRequest | TxnRequest
+  | PingRequest | CloseRequest;
+
+export type Op = RequestBody['op'];
+export type Request = RequestBody & { id: number };
+
+export const ops: readonly Op[] = [
+  'hello', 'get', 'set', 'del', 'rev', 'stat', 'getdir', 'walk', 'wait', 'watch', 'cancel',
+  'txn', 'ping', 'close',
+];
+
+/** One change to one file, at the store revision that made it. */
+export interface Event {
+  path: string;
+  rev: number;
+  kind: 'set' | 'delete';
+  /** The new value, for a set. */
+  value?: Value;
+}
+
+export interface HelloResult {
+  version: number;
+  session: { id: string; secret: string; ttlMs: number };
+  resumed: boolean;
+  rev: number;
+}
+/** `rev` is the file's rev (0 when missing); `at` is the store revision the read saw. */
+export interface GetResult { value: Value | null; rev: number; at: number }
+export interface WriteResult { rev: number }
+export interface DelResult { rev: number; deleted: boolean }
+export interface RevResult { rev: number }
+/** Directories have no version of their own: their rev is always 0, as for a missing file. */
+export type StatResult = (
+  | { kind: 'file'; rev: number; length: number; ephemeral: boolean }
+  | { kind: 'dir'; rev: 0; children: number }
+  | { kind: 'missing'; rev: 0 }
+) & { at: number };
+export interface GetdirResult { names: string[]; at: number; more: boolean }
+export interface WalkEntry { path: string; rev: number; value: Value }
+export interface WalkResult { files: WalkEntry[]; at: number; more: boolean }
+export interface WaitResult { event: Event }
+export interface WatchResult { fromRev: number }
+export interface CancelResult { cancelled: boolean }
+export interface TxnResult { rev: number }
+
+export interface ResultByOp {
+  hello: HelloResult; get: GetResult; set: WriteResult; del: DelResult; rev: RevResult;
+  stat: StatResult; getdir: GetdirResult; walk: WalkResult; wait: WaitResult;
+  watch: WatchResult; cancel: CancelResult; txn: TxnResult; ping: RevResult; close: RevResult;
+}
+
+export type Response =
+  | { id: number; result: unknown }
+  | { id: number; error: ErrorBody };
+
+export type Push =
+  | { watch: number; event: Event }
+  | { watch: number; end: ErrorBody };
+
+export type ServerMessage = Response | Push;

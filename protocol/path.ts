@@ -1,0 +1,135 @@
+/**
+ * Path and glob rules, shared by server and client.
+ *
+ * A path is `/` or `/c1/c2/...`: components of letters, digits, `.`, `-` and `_`, not `.` or
+ * `..` alone, no empty component, no trailing `/`, at most limits.pathBytesMax bytes.
+ * A glob has the same shape and may also use `?` (one character within a component), `*` (any
+ * run within a component) and `**` (any run, across components). Globs are anchored at both
+ * ends, as in Doozer: `/a/*` matches `/a/b` but not `/a/b/c`; `/a/**` matches both.
+ */
+import { CoordError, ErrorCode } from './errors.ts';
+import { limits } from './limits.ts';
+
+const COMPONENT = /^[A-Za-z0-9._-]+$/;
+const GLOB_COMPONENT = /^[A-Za-z0-9._*?-]+$/;
+
+/** Why `path` is not a valid path, or null if it is. */
+export function pathProblem(path: unknown): string | null {
+  if (typeof path !== 'string') return 'path must be a string';
+  if (path === '/') return null;
+  if (Buffer.byteLength(path) > limits.pathBytesMax) {
+    return `path is longer than ${limits.pathBytesMax} bytes`;
+  }
+  if (!path.startsWith('/')) return 'path must start with /';
+  if (path.endsWith('/')) return 'path must not end with /';
+  for (const c of path.slice(1).split('/')) {
+    if (c === '') return 'path has an empty component (//)';
+    if (c === '.' || c === '..') return `path component "${c}" is not allowed`;
+    if (!COMPONENT.test(c)) return `path component "${c}" has a character outside [A-Za-z0-9._-]`;
+  }
+  return null;
+}
+
+export function isValidPath(path: unknown): path is string {
+  return pathProblem(path) === null;
+}
+
+/** Throws BAD_PATH (or TOO_LARGE for a long path) unless `path` is valid. */
+export function checkPath(path: unknown): string {
+  const problem = pathProblem(path);
+  if (problem === null) return path as string;
+  const code = problem.includes('longer than') ? ErrorCode.TOO_LARGE : ErrorCode.BAD_PATH;
+  throw new CoordError(code, `${problem}: ${JSON.stringify(path)}`);
+}
+
+/** The components of a valid path; `/` has none. */
+export function pathComponents(path: string): string[] {
+  return path === '/' ? [] : path.slice(1).split('/');
+}
+
+export function joinPath(dir: string, name: string): string {
+  return dir === '/' ? `/${name}` : `${dir}/${name}`;
+}
+
+export function parentPath(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i <= 0 ? '/' : path.slice(0, i);
+}
+
+/** Why `glob` is not a valid glob, or null if it is. */
+export function globProblem(glob: unknown): string | null {
+  if (typeof glob !== 'string') return 'glob must be a string';
+  if (glob === '/') return null;
+  if (Buffer.byteLength(glob) > limits.pathBytesMax) {
+    return `glob is longer than ${limits.pathBytesMax} bytes`;
+  }
+  if (!glob.startsWith('/')) return 'glob must start with /';
+  if (glob.endsWith('/')) return 'glob must not end with /';
+  for (const c of glob.slice(1).split('/')) {
+    if (c === '') return 'glob has an empty component (//)';
+    if (c === '.' || c === '..') return `glob component "${c}" is not allowed`;
+    if (!GLOB_COMPONENT.test(c)) {
+      return `glob component "${c}" has a character outside [A-Za-z0-9._-*?]`;
+    }
+  }
+  return null;
+}
+
+/** A compiled glob: test whole paths, and prune directories that cannot lead to a match. */
+export interface Glob {
+  readonly source: string;
+  /** True if `path` matches the whole glob. */
+  matches(path: string): boolean;
+  /** The longest leading directory every match must lie under (`/` when none). */
+  readonly literalPrefix: string;
+  /** True if the glob has no wildcard: it matches exactly one path. */
+  readonly isLiteral: boolean;
+}
+
+/** Compiles a glob, throwing BAD_GLOB (or TOO_LARGE) unless it is valid. */
+export function compileGlob(glob: unknown): Glob {
+  const problem = globProblem(glob);
+  if (problem !== null) {
+    const code = problem.includes('longer than') ? ErrorCode.TOO_LARGE : ErrorCode.BAD_GLOB;
+    throw new CoordError(code, `${problem}: ${JSON.stringify(glob)}`);
+  }
+  const source = glob as string;
+  const regex = new RegExp(`^${globToRegexSource(source)}$`);
+  const wild = source.search(/[*?]/);
+  const isLiteral = wild < 0;
+  const literalPrefix = isLiteral ? source : parentPath(source.slice(0, wild + 1));
+  return {
+    source,
+    matches: isLiteral ? (p) => p === source : (p) => regex.test(p),
+    literalPrefix,
+    isLiteral,
+  };
+}
+
+function globToRegexSource(glob: string): string {
+  let out = '';
+  for (let i = 0; i < glob.length; i++) {
+    const ch = glob[i];
+    if (ch === '*') {
+      if (glob[i + 1] === '*') {
+        out += '.*';
+        i++;
+      } else {
+        out += '[^/]*';
+      }
+    } else if (ch === '?') {
+      out += '[^/]';
+    } else if (ch === '.') {
+      out += '\\.';
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+/** True if `path` equals `dir` or lies below it. */
+export function isUnder(path: string, dir: string): boolean {
+  if (dir === '/') return true;
+  return path === dir || (path.startsWith(dir) && path.charCodeAt(dir.length) === 47);
+}

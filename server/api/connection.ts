@@ -1,0 +1,263 @@
+/**
+ * One client connection: frames in, responses and watch events out. It enforces the hello, the
+ * per-connection limits and the request-id rules, keeps the session alive on any traffic, and is
+ * the WatchSink for its watches (tracking how many bytes wait in the socket so watches pause
+ * instead of piling up memory).
+ *
+ * Bad input never reaches past here: a frame that is not msgpack, or has no id to answer to,
+ * closes the connection with a reason; a request with a bad argument gets a coded error.
+ */
+import type { FastifyBaseLogger } from 'fastify';
+import type { WebSocket } from 'ws';
+import { decode, encode, FrameError } from '../../protocol/codec.ts';
+import { CloseCode, CoordError, ErrorCode, type ErrorBody } from '../../protocol/errors.ts';
+import { limits, PROTOCOL_VERSION } from '../../protocol/limits.ts';
+import type { Event, HelloRequest, Request } from '../../protocol/messages.ts';
+import { parseRequest, requestId } from '../../protocol/validate.ts';
+import { AssertionError } from '../assert.ts';
+import type { CoordNode, SessionGrant } from '../node.ts';
+import { Watch, type WatchSink } from '../watch/hub.ts';
+import * as handlers from './handlers.ts';
+
+export interface ConnectionContext {
+  node: CoordNode;
+  log: FastifyBaseLogger;
+  /** True once the server is shutting down: new requests get UNAVAILABLE. */
+  draining(): boolean;
+  onFatal(err: unknown): void;
+}
+
+export class Connection implements WatchSink {
+  private session: SessionGrant | null = null;
+  private helloInFlight = false;
+  /** Ids of requests not yet answered, and of open watches. */
+  private readonly inflight = new Set<number>();
+  private readonly watches = new Map<number, Watch>();
+  private pendingBytes = 0;
+  congested = false;
+  private closed = false;
+  private readonly helloTimer: NodeJS.Timeout;
+
+  constructor(
+    private readonly socket: WebSocket,
+    private readonly ctx: ConnectionContext,
+    private readonly log: FastifyBaseLogger,
+  ) {
+    socket.on('message', (data, isBinary) => this.onFrame(data as Buffer, isBinary));
+    socket.on('close', (code, reason) => this.onClose(code, reason.toString()));
+    socket.on('error', (err) => this.log.warn({ err }, 'socket error'));
+    this.helloTimer = setTimeout(() => {
+      if (this.session === null) this.closeWith(CloseCode.POLICY, 'no hello within the time allowed');
+    }, limits.helloTimeoutMs);
+  }
+
+  get sessionId(): string | null {
+    return this.session?.id ?? null;
+  }
+
+  private onFrame(data: Buffer, isBinary: boolean): void {
+    if (this.closed) return;
+    if (!isBinary) return this.closeWith(CloseCode.PROTOCOL_ERROR, 'text frames are not supported; send msgpack in binary frames');
+    let msg: unknown;
+    try {
+      msg = decode(data);
+    } catch (err) {
+      const e = err as FrameError;
+      return this.closeWith(e.tooBig ? CloseCode.TOO_BIG : CloseCode.PROTOCOL_ERROR, e.message);
+    }
+    const id = requestId(msg);
+    if (id === null) {
+      return this.closeWith(CloseCode.PROTOCOL_ERROR, 'each message must be a map with a non-negative integer id');
+    }
+    if (this.session !== null) this.ctx.node.tracker.touch(this.session.id);
+    if (this.inflight.has(id)) {
+      return this.respondError(id, new CoordError(ErrorCode.BAD_REQUEST, `request id ${id} is already in flight`), false);
+    }
+    if (this.inflight.size >= limits.requestsInflightPerConnectionMax) {
+      return this.respondError(id, new CoordError(
+        ErrorCode.LIMIT, `over ${limits.requestsInflightPerConnectionMax} requests in flight on this connection`,
+      ), false);
+    }
+    let req: Request;
+    try {
+      req = parseRequest(msg);
+    } catch (err) {
+      return this.respondError(id, err, false);
+    }
+    this.inflight.add(id);
+    this.dispatch(req).then(
+      (result) => {
+        if (result !== KEEP) this.respond(id, result);
+      },
+      (err) => this.respondError(id, err, true),
+    );
+  }
+
+  private async dispatch(req: Request): Promise<unknown> {
+    if (this.ctx.draining()) throw new CoordError(ErrorCode.UNAVAILABLE, 'the server is shutting down');
+    if (req.op === 'hello') return this.hello(req);
+    if (this.session === null) {
+      throw new CoordError(ErrorCode.HELLO_REQUIRED, `send a hello (protocol version ${PROTOCOL_VERSION}) first`);
+    }
+    const node = this.ctx.node;
+    const sid = this.session.id;
+    switch (req.op) {
+      case 'get': return handlers.get(node, req);
+      case 'stat': return handlers.stat(node, req);
+      case 'getdir': return handlers.getdir(node, req);
+      case 'walk': return handlers.walk(node, req);
+      case 'rev': return handlers.rev(node);
+      case 'ping': return { rev: node.store.rev };
+      case 'set': return handlers.set(node, sid, req);
+      case 'del': return handlers.del(node, sid, req);
+      case 'txn': return handlers.txn(node, sid, req);
+      case 'wait': return this.startWatch(req.id, req.glob, req.rev ?? 1, true);
+      case 'watch': return this.startWatch(req.id, req.glob, req.fromRev, false);
+      case 'cancel': return this.cancel(req.target);
+      case 'close': return this.closeSession();
+    }
+  }
+
+  private async hello(req: HelloRequest & { id: number }): Promise<unknown> {
+    if (this.session !== null || this.helloInFlight) {
+      throw new CoordError(ErrorCode.HELLO_REQUIRED, 'hello was already sent on this connection');
+    }
+    this.helloInFlight = true;
+    try {
+      const grant = await this.ctx.node.session(req.ttlMs, req.session);
+      this.session = grant;
+      clearTimeout(this.helloTimer);
+      this.log.info({ session: grant.id, resumed: grant.resumed }, 'session ready');
+      return {
+        version: PROTOCOL_VERSION,
+        session: { id: grant.id, secret: grant.secret, ttlMs: grant.ttlMs },
+        resumed: grant.resumed,
+        rev: this.ctx.node.store.rev,
+      };
+    } finally {
+      this.helloInFlight = false;
+    }
+  }
+
+  private async startWatch(id: number, glob: string, fromRev: number | undefined, once: boolean): Promise<unknown> {
+    await this.ctx.node.readAt(undefined);
+    if (this.watches.size >= limits.watchesPerConnectionMax) {
+      throw new CoordError(ErrorCode.LIMIT, `over ${limits.watchesPerConnectionMax} watches on this connection`);
+    }
+    const w = new Watch(id, glob, this, once);
+    this.watches.set(id, w);
+    const hub = this.ctx.node.hub;
+    try {
+      if (once) {
+        hub.wait(w, fromRev ?? 1);
+        return KEEP;
+      }
+      const from = fromRev ?? this.ctx.node.store.rev + 1;
+      // The response goes first, then the events from history (sent synchronously by watch()).
+      this.respond(id, { fromRev: from }, true);
+      hub.watch(w, from);
+      return KEEP;
+    } catch (err) {
+      this.watches.delete(id);
+      hub.remove(w);
+      if (once) throw err;
+      this.end(w, errorBody(err));
+      return KEEP;
+    }
+  }
+
+  private cancel(target: number): unknown {
+    const w = this.watches.get(target);
+    if (w === undefined) return { cancelled: false };
+    this.ctx.node.hub.remove(w);
+    this.end(w, { code: ErrorCode.CANCELLED, message: 'cancelled by the client' });
+    return { cancelled: true };
+  }
+
+  private async closeSession(): Promise<unknown> {
+    const sid = this.session!.id;
+    const outcome = await this.ctx.node.propose({ t: 'close', sid });
+    if (!outcome.ok) throw new CoordError(outcome.error.code, outcome.error.message);
+    setImmediate(() => this.closeWith(CloseCode.NORMAL, 'session closed'));
+    return { rev: outcome.rev };
+  }
+
+  // ------------------------------------------------------------ WatchSink
+
+  sendEvents(w: Watch, events: Event[]): void {
+    for (const event of events) this.send({ watch: w.id, event });
+  }
+
+  answerWait(w: Watch, event: Event): void {
+    this.watches.delete(w.id);
+    this.respond(w.id, { event });
+  }
+
+  end(w: Watch, error: ErrorBody): void {
+    if (!this.watches.has(w.id)) return;
+    this.watches.delete(w.id);
+    this.inflight.delete(w.id);
+    if (w.once) this.respondError(w.id, new CoordError(error.code, error.message, error.details), false);
+    else this.send({ watch: w.id, end: error });
+  }
+
+  // ------------------------------------------------------------ output
+
+  /** `keepOpen`: the id stays in flight (a watch that goes on after its response). */
+  private respond(id: number, result: unknown, keepOpen = false): void {
+    if (!keepOpen) this.inflight.delete(id);
+    this.send({ id, result });
+  }
+
+  private respondError(id: number, err: unknown, wasInflight: boolean): void {
+    if (wasInflight) this.inflight.delete(id);
+    if (err instanceof AssertionError) return this.ctx.onFatal(err);
+    const body = errorBody(err);
+    if (body.code === ErrorCode.INTERNAL) this.log.error({ err }, 'request failed');
+    this.send({ id, error: body });
+    if (body.code === ErrorCode.HELLO_REQUIRED && this.session === null) {
+      this.closeWith(CloseCode.POLICY, body.message);
+    }
+  }
+
+  private send(message: unknown): void {
+    if (this.closed) return;
+    const frame = encode(message);
+    this.pendingBytes += frame.byteLength;
+    if (this.pendingBytes > limits.socketBufferedBytesHigh) this.congested = true;
+    this.socket.send(frame, { binary: true }, () => this.onSent(frame.byteLength));
+  }
+
+  private onSent(bytes: number): void {
+    this.pendingBytes -= bytes;
+    if (this.congested && this.pendingBytes <= limits.socketBufferedBytesHigh / 2) {
+      this.congested = false;
+      for (const w of [...this.watches.values()]) if (!w.once) this.ctx.node.hub.resume(w);
+    }
+  }
+
+  closeWith(code: number, reason: string): void {
+    if (this.closed) return;
+    this.log.info({ code, reason }, 'closing connection');
+    this.socket.close(code, reason.slice(0, 120));
+    this.onClose(code, reason);
+  }
+
+  private onClose(code: number, reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.helloTimer);
+    for (const w of this.watches.values()) this.ctx.node.hub.remove(w);
+    this.watches.clear();
+    this.inflight.clear();
+    this.log.info({ code, reason, session: this.session?.id }, 'connection closed');
+  }
+}
+
+/** Marks a dispatch whose answer is sent later (a WAIT) or already sent (a WATCH). */
+const KEEP = Symbol('keep');
+
+function errorBody(err: unknown): ErrorBody {
+  if (err instanceof CoordError) return err.toBody();
+  return { code: ErrorCode.INTERNAL, message: (err as Error)?.message ?? String(err) };
+}

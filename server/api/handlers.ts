@@ -1,0 +1,70 @@
+/**
+ * One function per operation: validated request in, result out (or a thrown CoordError). The
+ * connection (connection.ts) owns framing, sessions, in-flight accounting and watches; these
+ * only turn requests into node calls.
+ */
+import { CoordError } from '../../protocol/errors.ts';
+import type {
+  DelRequest, GetdirRequest, GetRequest, SetRequest, StatRequest, TxnOp, TxnRequest, WalkRequest,
+} from '../../protocol/messages.ts';
+import type { WriteOutcome } from '../store/commands.ts';
+import type { CoordNode } from '../node.ts';
+
+function unwrap(outcome: WriteOutcome): { rev: number; changed: number } {
+  if (!outcome.ok) throw new CoordError(outcome.error.code, outcome.error.message, outcome.error.details);
+  return outcome;
+}
+
+interface Origin {
+  sid: string;
+  seq?: number;
+  seqFloor?: number;
+}
+
+function origin(sid: string, req: { seq?: number; seqFloor?: number }): Origin {
+  const o: Origin = { sid };
+  if (req.seq !== undefined) o.seq = req.seq;
+  if (req.seqFloor !== undefined) o.seqFloor = req.seqFloor;
+  return o;
+}
+
+async function write(node: CoordNode, sid: string, req: TxnRequest | SetRequest | DelRequest, conds: TxnRequest['conds'], ops: TxnOp[]) {
+  return unwrap(await node.propose({ t: 'txn', conds, ops, ...origin(sid, req) }));
+}
+
+export async function set(node: CoordNode, sid: string, req: SetRequest) {
+  const op: TxnOp = { op: 'set', path: req.path, value: req.value, rev: req.rev ?? -1 };
+  if (req.ephemeral === true) op.ephemeral = true;
+  const { rev } = await write(node, sid, req, [], [op]);
+  return { rev };
+}
+
+export async function del(node: CoordNode, sid: string, req: DelRequest) {
+  const { rev, changed } = await write(node, sid, req, [], [{ op: 'del', path: req.path, rev: req.rev ?? -1 }]);
+  return { rev, deleted: changed > 0 };
+}
+
+export async function txn(node: CoordNode, sid: string, req: TxnRequest) {
+  const { rev } = await write(node, sid, req, req.conds, req.ops);
+  return { rev };
+}
+
+export async function get(node: CoordNode, req: GetRequest) {
+  return node.store.get(req.path, await node.readAt(req.rev));
+}
+
+export async function stat(node: CoordNode, req: StatRequest) {
+  return node.store.stat(req.path, await node.readAt(req.rev));
+}
+
+export async function getdir(node: CoordNode, req: GetdirRequest) {
+  return node.store.getdir(req.path, await node.readAt(req.rev), req.after, req.limit);
+}
+
+export async function walk(node: CoordNode, req: WalkRequest) {
+  return node.store.walk(req.glob, await node.readAt(req.rev), req.after, req.limit);
+}
+
+export async function rev(node: CoordNode) {
+  return { rev: await node.readAt(undefined) };
+}

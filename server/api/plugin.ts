@@ -1,0 +1,65 @@
+/**
+ * The HTTP side: the versioned WebSocket route and the health endpoints, as one fastify plugin.
+ * `socket.on('message')` is attached synchronously in the handler (inside Connection's
+ * constructor), as @fastify/websocket advises, so no early frame is dropped.
+ */
+import type { FastifyInstance } from 'fastify';
+import websocket from '@fastify/websocket';
+import { CloseCode } from '../../protocol/errors.ts';
+import { limits, WS_PATH } from '../../protocol/limits.ts';
+import type { CoordNode } from '../node.ts';
+import { Connection } from './connection.ts';
+
+export interface ApiOptions {
+  node: CoordNode;
+  onFatal(err: unknown): void;
+}
+
+export interface Api {
+  /** Stops taking requests (they get UNAVAILABLE) before the node finishes its writes. */
+  drain(): void;
+  /** Closes every client connection with GOING_AWAY. */
+  closeConnections(): void;
+}
+
+export async function registerApi(app: FastifyInstance, options: ApiOptions): Promise<Api> {
+  const connections = new Set<Connection>();
+  let draining = false;
+  let nextConnectionId = 1;
+
+  await app.register(websocket, { options: { maxPayload: limits.frameBytesMax } });
+
+  app.get('/healthz', async (_req, reply) => {
+    reply.code(draining ? 503 : 200);
+    return { ok: !draining };
+  });
+
+  app.get('/readyz', async (_req, reply) => {
+    const ready = !draining && options.node.isReady;
+    reply.code(ready ? 200 : 503);
+    return { ready, rev: options.node.store.rev, leader: options.node.driver.isLeader };
+  });
+
+  app.get(WS_PATH, { websocket: true }, (socket, req) => {
+    const log = app.log.child({ conn: nextConnectionId++, remote: req.socket.remoteAddress });
+    if (connections.size >= limits.connectionsMax || draining) {
+      socket.close(CloseCode.POLICY, draining ? 'server is shutting down' : 'too many connections');
+      return;
+    }
+    log.info('connection opened');
+    const conn = new Connection(socket, {
+      node: options.node, log, draining: () => draining, onFatal: options.onFatal,
+    }, log);
+    connections.add(conn);
+    socket.on('close', () => connections.delete(conn));
+  });
+
+  return {
+    drain: () => {
+      draining = true;
+    },
+    closeConnections: () => {
+      for (const c of connections) c.closeWith(CloseCode.GOING_AWAY, 'server is shutting down');
+    },
+  };
+}

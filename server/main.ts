@@ -1,0 +1,58 @@
+/**
+ * `coord server`: runs a single-node server until SIGTERM or SIGINT, then stops cleanly
+ * (in-flight writes finish, connections close, the database closes).
+ */
+import { resolve } from 'node:path';
+import { limits } from '../protocol/limits.ts';
+import { startServer } from './server.ts';
+import { StorageError } from './storage/level-storage.ts';
+
+export interface ServerFlags {
+  host: string;
+  port: number;
+  data: string;
+  history: number;
+  snapshotEvery: number;
+  logLevel: string;
+}
+
+export const serverDefaults: ServerFlags = {
+  host: '127.0.0.1',
+  port: 7070,
+  data: './coord-data',
+  history: limits.historyRevisionsDefault,
+  snapshotEvery: 50_000,
+  logLevel: 'info',
+};
+
+export async function runServer(flags: ServerFlags): Promise<void> {
+  let server;
+  try {
+    server = await startServer({
+      host: flags.host,
+      port: flags.port,
+      dataDir: resolve(flags.data),
+      historyRevisions: flags.history,
+      snapshotEveryEntries: flags.snapshotEvery,
+      logLevel: flags.logLevel,
+    });
+  } catch (err) {
+    const message = err instanceof StorageError ? err.message : (err as Error).stack ?? String(err);
+    process.stderr.write(`coord server: cannot start: ${message}\n`);
+    process.exit(1);
+  }
+  server.app.log.info(
+    { url: server.url, data: resolve(flags.data), rev: server.node.store.rev },
+    'coord server started',
+  );
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    server.app.log.info({ signal }, 'stopping');
+    await server.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}

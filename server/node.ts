@@ -1,0 +1,170 @@
+/**
+ * A coord node: storage, the Raft driver and its store, the watch hub and session liveness,
+ * wired together. The API layer talks only to this: it proposes writes, asks for reads at a
+ * revision (waiting for it when needed), and opens or resumes sessions.
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { CoordError, ErrorCode } from '../protocol/errors.ts';
+import { limits } from '../protocol/limits.ts';
+import { systemClock, type Clock } from './clock.ts';
+import { RaftDriver } from './consensus/driver.ts';
+import { SessionTracker } from './session/tracker.ts';
+import type { Command, WriteOutcome } from './store/commands.ts';
+import type { Store } from './store/store.ts';
+import { LevelStorage } from './storage/level-storage.ts';
+import { WatchHub } from './watch/hub.ts';
+
+export interface NodeOptions {
+  dataDir: string;
+  nodeId: string;
+  historyRevisions: number;
+  snapshotEveryEntries: number;
+  /** How often sessions are checked for expiry. */
+  sessionCheckIntervalMs: number;
+  clock?: Clock;
+  onFatal(err: unknown): void;
+}
+
+export interface SessionGrant {
+  id: string;
+  secret: string;
+  ttlMs: number;
+  resumed: boolean;
+}
+
+export class CoordNode {
+  readonly hub: WatchHub;
+  readonly tracker: SessionTracker;
+  private readonly revWaiters = new Set<{ rev: number; resolve(): void; reject(err: Error): void }>();
+  private sessionTimer: NodeJS.Timeout | null = null;
+  private ready = false;
+
+  private constructor(readonly driver: RaftDriver, clock: Clock) {
+    const store = driver.store;
+    this.hub = new WatchHub(store);
+    this.tracker = new SessionTracker(clock, (cmd) => this.driver.propose(cmd));
+    for (const sid of store.sessionIds()) this.tracker.add(sid, store.session(sid)!.ttlMs);
+    store.observer = {
+      revision: (rev, events) => {
+        this.hub.onRevision(rev, events);
+        this.releaseRevWaiters(rev);
+      },
+      sessionOpened: (s) => this.tracker.add(s.id, s.ttlMs),
+      sessionEnded: (sid) => this.tracker.remove(sid),
+    };
+  }
+
+  static async start(options: NodeOptions): Promise<CoordNode> {
+    const storage = await LevelStorage.open(options.dataDir);
+    let driver: RaftDriver;
+    try {
+      driver = await RaftDriver.start(storage, {
+        nodeId: options.nodeId,
+        historyRevisions: options.historyRevisions,
+        snapshotEveryEntries: options.snapshotEveryEntries,
+        onFatal: options.onFatal,
+      });
+    } catch (err) {
+      await storage.close();
+      throw err;
+    }
+    const node = new CoordNode(driver, options.clock ?? systemClock);
+    await driver.caughtUp();
+    node.ready = true;
+    node.sessionTimer = setInterval(() => node.tracker.expireOverdue(), options.sessionCheckIntervalMs);
+    node.sessionTimer.unref();
+    return node;
+  }
+
+  get store(): Store {
+    return this.driver.store;
+  }
+
+  /** Serving: it leads (it is its own leader) and has applied the log it found on start. */
+  get isReady(): boolean {
+    return this.ready && this.driver.isLeader;
+  }
+
+  /** Proposes a write and returns its outcome once durable and applied. */
+  propose(cmd: Command): Promise<WriteOutcome> {
+    return this.driver.propose(cmd);
+  }
+
+  /**
+   * Makes a read safe: linearizable (every write acknowledged before it is visible), and, for a
+   * read at `rev`, waits (bounded) until that revision is applied. Returns the revision to read at.
+   */
+  async readAt(rev: number | undefined): Promise<number> {
+    await this.driver.readBarrier();
+    if (rev === undefined) return this.store.rev;
+    if (rev > this.store.rev) await this.waitForRev(rev);
+    return rev;
+  }
+
+  private waitForRev(rev: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const waiter = {
+        rev,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: (err: Error) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.revWaiters.delete(waiter);
+        reject(new CoordError(
+          ErrorCode.TIMEOUT,
+          `revision ${rev} was not reached within ${limits.futureRevisionWaitMsMax} ms ` +
+            `(current: ${this.store.rev})`,
+          { rev: this.store.rev },
+        ));
+      }, limits.futureRevisionWaitMsMax);
+      this.revWaiters.add(waiter);
+    });
+  }
+
+  private releaseRevWaiters(rev: number): void {
+    for (const w of this.revWaiters) {
+      if (w.rev <= rev) {
+        this.revWaiters.delete(w);
+        w.resolve();
+      }
+    }
+  }
+
+  /** Opens a new session (a committed entry), or resumes one by id and secret. */
+  async session(ttlMs: number | undefined, resume?: { id: string; secret: string }): Promise<SessionGrant> {
+    if (resume !== undefined) {
+      await this.driver.readBarrier();
+      const s = this.store.session(resume.id);
+      if (s === undefined || !secretsEqual(s.secret, resume.secret)) {
+        throw new CoordError(ErrorCode.SESSION_EXPIRED, `session ${resume.id} has expired or never existed`);
+      }
+      this.tracker.touch(s.id);
+      return { id: s.id, secret: s.secret, ttlMs: s.ttlMs, resumed: true };
+    }
+    const id = randomBytes(8).toString('hex');
+    const secret = randomBytes(16).toString('hex');
+    const ttl = ttlMs ?? limits.sessionTtlMsDefault;
+    const outcome = await this.driver.propose({ t: 'open', sid: id, secret, ttlMs: ttl });
+    if (!outcome.ok) throw new CoordError(outcome.error.code, outcome.error.message);
+    return { id, secret, ttlMs: ttl, resumed: false };
+  }
+
+  async stop(): Promise<void> {
+    if (this.sessionTimer !== null) clearInterval(this.sessionTimer);
+    for (const w of this.revWaiters) w.reject(new CoordError(ErrorCode.UNAVAILABLE, 'the server is shutting down'));
+    this.revWaiters.clear();
+    await this.driver.stop();
+  }
+}
+
+function secretsEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}

@@ -1,0 +1,82 @@
+/**
+ * Builds a running coord server: opens the node (storage, log replay), then serves the API.
+ * main.ts calls this with flags; tests call it with an ephemeral port and a temp directory.
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import { registerApi } from './api/plugin.ts';
+import { CoordNode } from './node.ts';
+import type { Clock } from './clock.ts';
+import { limits } from '../protocol/limits.ts';
+
+export interface ServerOptions {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  dataDir: string;
+  historyRevisions?: number;
+  snapshotEveryEntries?: number;
+  /** pino level: 'info' by default; 'silent' in tests. */
+  logLevel?: string;
+  clock?: Clock;
+  /** Called on an unrecoverable error (failed fsync, broken invariant). Default: exit(1). */
+  onFatal?(err: unknown): void;
+}
+
+export interface RunningServer {
+  app: FastifyInstance;
+  node: CoordNode;
+  /** ws://host:port — where clients connect. */
+  url: string;
+  port: number;
+  /** Stops taking requests, finishes in-flight writes, closes connections and the database. */
+  close(): Promise<void>;
+}
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const app = Fastify({
+    logger: { level: options.logLevel ?? 'info' },
+    // One log line per connection and per error, not two per HTTP request.
+    disableRequestLogging: true,
+    forceCloseConnections: true,
+  });
+  const onFatal = options.onFatal ?? ((err: unknown) => {
+    app.log.fatal({ err }, 'unrecoverable error; stopping');
+    process.exit(1);
+  });
+  const node = await CoordNode.start({
+    dataDir: options.dataDir,
+    nodeId: 'n1',
+    historyRevisions: options.historyRevisions ?? limits.historyRevisionsDefault,
+    snapshotEveryEntries: options.snapshotEveryEntries ?? 50_000,
+    sessionCheckIntervalMs: 100,
+    clock: options.clock,
+    onFatal,
+  });
+  let api;
+  try {
+    api = await registerApi(app, { node, onFatal });
+    await app.listen({ host: options.host, port: options.port });
+  } catch (err) {
+    await node.stop();
+    throw err;
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : options.port;
+  const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  let closing: Promise<void> | null = null;
+  return {
+    app,
+    node,
+    port,
+    url: `ws://${host}:${port}`,
+    close: () => {
+      closing ??= (async () => {
+        api.drain();
+        await node.stop();
+        api.closeConnections();
+        await app.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,41 @@
+/**
+ * The commands the store applies: the payload of every log entry. They are the only way the
+ * tree or the sessions change, so replaying the same commands gives the same state everywhere.
+ * Everything a command needs (ids, secrets) is decided before it is proposed: applying one reads
+ * no clock and draws no random number.
+ */
+import { Packr } from 'msgpackr';
+import type { ErrorBody } from '../../protocol/errors.ts';
+import type { TxnCondition, TxnOp } from '../../protocol/messages.ts';
+
+/** Who sent a write, for exactly-once retries and ephemeral ownership. */
+export interface WriteOrigin {
+  sid?: string;
+  seq?: number;
+  seqFloor?: number;
+}
+
+export type Command =
+  | ({ t: 'txn'; conds: TxnCondition[]; ops: TxnOp[] } & WriteOrigin)
+  | { t: 'open'; sid: string; secret: string; ttlMs: number }
+  | { t: 'close'; sid: string }
+  | { t: 'expire'; sid: string }
+  | { t: 'noop' };
+
+/**
+ * What applying a write gave. `rev` is the store revision after it (the new one if the write
+ * changed anything); `changed` counts the files it set or deleted.
+ */
+export type WriteOutcome =
+  | { ok: true; rev: number; changed: number }
+  | { ok: false; error: ErrorBody };
+
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
+
+export function encodeCommand(cmd: Command): Uint8Array {
+  return packr.pack(cmd);
+}
+
+export function decodeCommand(bytes: Uint8Array): Command {
+  return packr.unpack(bytes) as Command;
+}

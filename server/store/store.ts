@@ -1,0 +1,477 @@
+/**
+ * The store: coord's deterministic state machine. It applies committed commands one at a time,
+ * in log order, and answers reads at any kept revision. It reads no clock, draws no random
+ * number and does no I/O, so the same commands give the same tree, revisions and events on every
+ * replica and after every restart.
+ *
+ * Revisions: the store revision starts at 0 and rises by exactly 1 for each applied change (a
+ * write that set or deleted something, a session end that removed ephemeral files). A refused or
+ * empty write consumes none. A file's rev is the revision of its last write; missing files: 0.
+ */
+import { CoordError, ErrorCode, type ErrorBody } from '../../protocol/errors.ts';
+import { limits } from '../../protocol/limits.ts';
+import type {
+  Event, GetResult, GetdirResult, StatResult, TxnCondition, TxnOp, WalkEntry, WalkResult,
+} from '../../protocol/messages.ts';
+import { compileGlob, isUnder, parentPath, type Glob } from '../../protocol/path.ts';
+import { assert, unreachable } from '../assert.ts';
+import type { Command, WriteOutcome } from './commands.ts';
+import { History } from './history.ts';
+import { SessionTable, type SessionState } from './session-table.ts';
+import { Tree, type TreeNode, type Version } from './tree.ts';
+
+export interface StoreOptions {
+  /** Revisions of history to keep (reads and waits at older revisions get TOO_LATE). */
+  historyRevisions: number;
+}
+
+/** Who hears about changes, synchronously, as each command is applied. */
+export interface StoreObserver {
+  revision?(rev: number, events: Event[]): void;
+  sessionOpened?(session: SessionState): void;
+  sessionEnded?(sid: string, reason: 'close' | 'expire'): void;
+}
+
+export interface StoreSnapshot {
+  format: 1;
+  rev: number;
+  oldest: number;
+  files: [path: string, versions: Version[]][];
+  sessions: [id: string, secret: string, ttlMs: number, floor: number, results: [number, WriteOutcome][]][];
+}
+
+function failure(code: ErrorCode, message: string, details?: Record<string, unknown>): WriteOutcome {
+  const error: ErrorBody = details === undefined ? { code, message } : { code, message, details };
+  return { ok: false, error };
+}
+
+function mismatch(path: string, given: number, fileRev: number): WriteOutcome {
+  return failure(
+    ErrorCode.REV_MISMATCH,
+    `${path} is at rev ${fileRev}, newer than ${given}`,
+    { path, rev: fileRev },
+  );
+}
+
+export class Store {
+  private readonly tree = new Tree();
+  private readonly sessions = new SessionTable();
+  private history = new History(1);
+  private revision = 0;
+  /** The oldest revision whose state is readable; events are kept from oldest + 1. */
+  private oldest = 0;
+  observer: StoreObserver = {};
+
+  constructor(private readonly options: StoreOptions) {
+    assert(options.historyRevisions >= 1, 'historyRevisions must be at least 1');
+  }
+
+  get rev(): number {
+    return this.revision;
+  }
+
+  get oldestRev(): number {
+    return this.oldest;
+  }
+
+  session(sid: string): SessionState | undefined {
+    return this.sessions.get(sid);
+  }
+
+  sessionIds(): string[] {
+    return [...this.sessions.ids()];
+  }
+
+  // ---------------------------------------------------------------- applying commands
+
+  apply(cmd: Command): WriteOutcome {
+    switch (cmd.t) {
+      case 'txn':
+        return this.applyTxn(cmd);
+      case 'open':
+        return this.applyOpen(cmd.sid, cmd.secret, cmd.ttlMs);
+      case 'close':
+      case 'expire':
+        return this.applyEnd(cmd.sid, cmd.t);
+      case 'noop':
+        return { ok: true, rev: this.revision, changed: 0 };
+      default:
+        return unreachable(cmd);
+    }
+  }
+
+  private applyOpen(sid: string, secret: string, ttlMs: number): WriteOutcome {
+    if (this.sessions.get(sid) === undefined) {
+      const s = this.sessions.open(sid, secret, ttlMs);
+      this.observer.sessionOpened?.(s);
+    }
+    return { ok: true, rev: this.revision, changed: 0 };
+  }
+
+  /** Ends a session: its ephemeral files go in one revision (none if it owned nothing). */
+  private applyEnd(sid: string, reason: 'close' | 'expire'): WriteOutcome {
+    const s = this.sessions.get(sid);
+    if (s === undefined) return { ok: true, rev: this.revision, changed: 0 };
+    const paths = [...s.ephemerals].sort();
+    this.sessions.remove(sid);
+    this.observer.sessionEnded?.(sid, reason);
+    if (paths.length === 0) return { ok: true, rev: this.revision, changed: 0 };
+    const rev = this.revision + 1;
+    const events: Event[] = [];
+    for (const path of paths) {
+      const node = this.tree.find(path);
+      assert(node?.isFileNow() && node.current!.owner === sid, `ephemeral ${path} not owned by ${sid}`);
+      this.tree.write(node!, { rev, value: null, owner: null });
+      events.push({ path, rev, kind: 'delete' });
+    }
+    this.commitRevision(rev, events);
+    return { ok: true, rev, changed: paths.length };
+  }
+
+  private applyTxn(cmd: Extract<Command, { t: 'txn' }>): WriteOutcome {
+    let session: SessionState | undefined;
+    if (cmd.sid !== undefined) {
+      session = this.sessions.get(cmd.sid);
+      if (session === undefined) {
+        return failure(ErrorCode.SESSION_EXPIRED, `session ${cmd.sid} has ended`);
+      }
+      if (cmd.seq !== undefined) {
+        const prior = session.results.get(cmd.seq);
+        if (prior !== undefined) return prior;
+        if (cmd.seq < session.floor) {
+          return failure(
+            ErrorCode.BAD_REQUEST,
+            `seq ${cmd.seq} is below this session's floor ${session.floor}: it was answered before`,
+          );
+        }
+      }
+    }
+    const outcome = this.write(cmd.conds, cmd.ops, cmd.sid);
+    if (session !== undefined && cmd.seq !== undefined) {
+      this.sessions.remember(session, cmd.seq, cmd.seqFloor, outcome);
+    }
+    return outcome;
+  }
+
+  /** Checks every condition and op first, then applies all of them in one revision, or none. */
+  private write(conds: TxnCondition[], ops: TxnOp[], sid: string | undefined): WriteOutcome {
+    for (const c of conds) {
+      const fileRev = this.fileRevNow(c.path);
+      if (c.rev !== -1 && c.rev < fileRev) return mismatch(c.path, c.rev, fileRev);
+    }
+    const planned = this.plan(ops, sid);
+    if (!Array.isArray(planned)) return planned;
+    if (planned.length === 0) return { ok: true, rev: this.revision, changed: 0 };
+    const rev = this.revision + 1;
+    const events: Event[] = [];
+    for (const op of planned) {
+      if (op.op === 'set') {
+        const owner = op.ephemeral === true ? sid! : null;
+        this.writeFile(this.tree.findOrCreate(op.path), { rev, value: op.value, owner });
+        events.push({ path: op.path, rev, kind: 'set', value: op.value });
+      } else {
+        this.writeFile(this.tree.find(op.path)!, { rev, value: null, owner: null });
+        events.push({ path: op.path, rev, kind: 'delete' });
+      }
+    }
+    if (events.length > 1) events.sort((a, b) => (a.path < b.path ? -1 : 1));
+    this.commitRevision(rev, events);
+    return { ok: true, rev, changed: events.length };
+  }
+
+  /**
+   * A dry run of `ops` in order, against the tree as the earlier ops would leave it. Returns the
+   * ops that change something (a DEL of a missing file does not), or the first refusal.
+   */
+  private plan(ops: TxnOp[], sid: string | undefined): TxnOp[] | WriteOutcome {
+    const fileAfter = new Map<string, boolean>();
+    const deltaBelow = new Map<string, number>();
+    const isFile = (p: string): boolean => fileAfter.get(p) ?? this.tree.find(p)?.isFileNow() ?? false;
+    const isDir = (p: string): boolean => {
+      if (p === '/') return true;
+      const n = this.tree.find(p);
+      const now = n === undefined ? 0 : n.liveFiles - (n.isFileNow() ? 1 : 0);
+      return now + (deltaBelow.get(p) ?? 0) > 0;
+    };
+    const adjustAncestors = (p: string, d: number): void => {
+      for (let a = parentPath(p); ; a = parentPath(a)) {
+        deltaBelow.set(a, (deltaBelow.get(a) ?? 0) + d);
+        if (a === '/') break;
+      }
+    };
+    const effective: TxnOp[] = [];
+    for (const op of ops) {
+      const p = op.path;
+      for (let a = parentPath(p); a !== '/'; a = parentPath(a)) {
+        if (isFile(a)) return failure(ErrorCode.NOTDIR, `${a} is a file, so ${p} cannot exist`, { path: a });
+      }
+      if (isDir(p)) return failure(ErrorCode.ISDIR, `${p} is a directory`, { path: p });
+      const fileRev = this.fileRevNow(p);
+      if (op.rev !== undefined && op.rev !== -1 && op.rev < fileRev) return mismatch(p, op.rev, fileRev);
+      if (op.op === 'set') {
+        if (op.ephemeral === true && sid === undefined) {
+          return failure(ErrorCode.BAD_REQUEST, `ephemeral ${p} needs a session`);
+        }
+        if (!isFile(p)) adjustAncestors(p, +1);
+        fileAfter.set(p, true);
+        effective.push(op);
+      } else if (isFile(p)) {
+        adjustAncestors(p, -1);
+        fileAfter.set(p, false);
+        effective.push(op);
+      }
+    }
+    return effective;
+  }
+
+  /** Writes a version, moving ephemeral ownership from the old owner to the new one. */
+  private writeFile(node: TreeNode, version: Version): void {
+    const prev = node.current;
+    if (prev !== undefined && prev.value !== null && prev.owner !== null) {
+      this.sessions.get(prev.owner)?.ephemerals.delete(node.path);
+    }
+    this.tree.write(node, version);
+    if (version.owner !== null) {
+      const s = this.sessions.get(version.owner);
+      assert(s !== undefined, `ephemeral owner ${version.owner} is not a session`);
+      s.ephemerals.add(node.path);
+    }
+  }
+
+  private fileRevNow(path: string): number {
+    const node = this.tree.find(path);
+    return node !== undefined && node.isFileNow() ? node.current!.rev : 0;
+  }
+
+  private commitRevision(rev: number, events: Event[]): void {
+    assert(rev === this.revision + 1, `revision ${rev} does not follow ${this.revision}`);
+    this.revision = rev;
+    this.history.append(rev, events);
+    const keep = this.options.historyRevisions;
+    if (rev - this.oldest > keep) this.compactTo(rev - keep);
+    this.observer.revision?.(rev, events);
+  }
+
+  private compactTo(oldest: number): void {
+    this.history.dropBefore(oldest + 1, (e) => {
+      const node = this.tree.find(e.path);
+      if (node !== undefined) this.tree.compact(node, oldest);
+    });
+    this.oldest = oldest;
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  /** The revision a read at `rev` uses; TOO_LATE below the history. Future revs: the caller waits. */
+  private readRev(rev: number | undefined): number {
+    if (rev === undefined) return this.revision;
+    assert(rev <= this.revision, `read at ${rev} before it was applied (head ${this.revision})`);
+    if (rev < this.oldest) {
+      throw new CoordError(
+        ErrorCode.TOO_LATE,
+        `revision ${rev} is older than the history kept (oldest readable: ${this.oldest})`,
+        { oldestRev: this.oldest },
+      );
+    }
+    return rev;
+  }
+
+  get(path: string, rev?: number): GetResult {
+    const at = this.readRev(rev);
+    const node = this.tree.find(path);
+    const v = node?.fileAt(at);
+    if (v !== undefined) return { value: v.value, rev: v.rev, at };
+    if (node !== undefined && node.isDirAt(at, this.revision)) {
+      throw new CoordError(ErrorCode.ISDIR, `${path} is a directory`, { path });
+    }
+    return { value: null, rev: 0, at };
+  }
+
+  stat(path: string, rev?: number): StatResult {
+    const at = this.readRev(rev);
+    const node = this.tree.find(path);
+    const v = node?.fileAt(at);
+    if (v !== undefined) {
+      return { kind: 'file', rev: v.rev, length: v.value!.byteLength, ephemeral: v.owner !== null, at };
+    }
+    if (node !== undefined && node.isDirAt(at, this.revision)) {
+      return { kind: 'dir', rev: 0, children: this.liveChildren(node, at).length, at };
+    }
+    return { kind: 'missing', rev: 0, at };
+  }
+
+  getdir(path: string, rev?: number, after?: string, limit: number = limits.pageEntriesDefault): GetdirResult {
+    const at = this.readRev(rev);
+    const node = this.tree.find(path);
+    if (node?.fileAt(at) !== undefined) {
+      throw new CoordError(ErrorCode.NOTDIR, `${path} is a file`, { path });
+    }
+    if (node === undefined || !node.isDirAt(at, this.revision)) {
+      throw new CoordError(ErrorCode.NOENT, `${path} does not exist`, { path });
+    }
+    const names: string[] = [];
+    let more = false;
+    for (const name of this.liveChildren(node, at, after)) {
+      if (names.length === limit) {
+        more = true;
+        break;
+      }
+      names.push(name);
+    }
+    return { names, at, more };
+  }
+
+  private liveChildren(node: TreeNode, at: number, after?: string): string[] {
+    const sorted = node.sortedNames();
+    let i = after === undefined ? 0 : upperBound(sorted, after);
+    const out: string[] = [];
+    for (; i < sorted.length; i++) {
+      const name = sorted[i]!;
+      if (node.children!.get(name)!.liveAt(at, this.revision)) out.push(name);
+    }
+    return out;
+  }
+
+  /**
+   * Every file matching `glob`, in tree order (depth first, children sorted), starting after the
+   * path `after`, up to `limit` files or limits.pageBytesMax value bytes.
+   */
+  walk(globSource: string, rev?: number, after?: string, limit: number = limits.pageEntriesDefault): WalkResult {
+    const at = this.readRev(rev);
+    const glob = compileGlob(globSource);
+    const files: WalkEntry[] = [];
+    let bytes = 0;
+    let more = false;
+    const visit = (node: TreeNode): boolean => {
+      if (after === undefined || treeOrderAfter(node.path, after)) {
+        const v = node.fileAt(at);
+        if (v !== undefined && glob.matches(node.path)) {
+          if (files.length === limit || bytes >= limits.pageBytesMax) {
+            more = true;
+            return false;
+          }
+          files.push({ path: node.path, rev: v.rev, value: v.value! });
+          bytes += v.value!.byteLength;
+        }
+      } else if (!isUnder(after, node.path)) {
+        return true; // the whole subtree comes before `after`
+      }
+      if (node.children === null) return true;
+      for (const name of node.sortedNames()) {
+        if (!visit(node.children.get(name)!)) return false;
+      }
+      return true;
+    };
+    const start = this.tree.find(glob.literalPrefix);
+    if (start !== undefined) visit(start);
+    return { files, at, more };
+  }
+
+  /**
+   * The first event at revision ≥ fromRev (at least 1) matching `glob`, or undefined if none has
+   * happened yet. TOO_LATE if events from fromRev are no longer kept.
+   */
+  firstEvent(glob: Glob, fromRev: number): Event | undefined {
+    const from = this.checkEventsFrom(fromRev);
+    for (let r = from; r <= this.revision; r++) {
+      for (const e of this.history.at(r)) if (glob.matches(e.path)) return e;
+    }
+    return undefined;
+  }
+
+  /** The events of revision `rev` (kept: oldestRev < rev ≤ rev). */
+  eventsAt(rev: number): Event[] {
+    return this.history.at(rev);
+  }
+
+  /** The first revision events can be read from for a WAIT/WATCH from `fromRev`; TOO_LATE. */
+  checkEventsFrom(fromRev: number): number {
+    const from = Math.max(fromRev, 1);
+    if (from <= this.oldest) {
+      throw new CoordError(
+        ErrorCode.TOO_LATE,
+        `events from revision ${from} are no longer kept (oldest: ${this.oldest + 1})`,
+        { oldestRev: this.oldest + 1 },
+      );
+    }
+    return from;
+  }
+
+  // ---------------------------------------------------------------- snapshots
+
+  toSnapshot(): StoreSnapshot {
+    const files: [string, Version[]][] = [];
+    const collect = (node: TreeNode): void => {
+      if (node.versions.length > 0) files.push([node.path, node.versions]);
+      if (node.children !== null) for (const c of node.children.values()) collect(c);
+    };
+    collect(this.tree.root);
+    const sessions: StoreSnapshot['sessions'] = [];
+    for (const s of this.sessions.all()) {
+      sessions.push([s.id, s.secret, s.ttlMs, s.floor, [...s.results]]);
+    }
+    return { format: 1, rev: this.revision, oldest: this.oldest, files, sessions };
+  }
+
+  static fromSnapshot(snap: StoreSnapshot, options: StoreOptions): Store {
+    assert(snap.format === 1, `unknown snapshot format ${String(snap.format)}`);
+    const store = new Store(options);
+    store.revision = snap.rev;
+    store.oldest = snap.oldest;
+    for (const [id, secret, ttlMs, floor, results] of snap.sessions) {
+      const s = store.sessions.open(id, secret, ttlMs);
+      s.floor = floor;
+      for (const [seq, r] of results) s.results.set(seq, r);
+    }
+    const byRev = new Map<number, Event[]>();
+    for (const [path, versions] of snap.files) {
+      const node = store.tree.findOrCreate(path);
+      for (const v of versions) {
+        store.tree.write(node, { rev: v.rev, value: v.value, owner: v.owner });
+        if (v.rev > snap.oldest) {
+          const list = byRev.get(v.rev) ?? [];
+          list.push(v.value === null
+            ? { path, rev: v.rev, kind: 'delete' }
+            : { path, rev: v.rev, kind: 'set', value: v.value });
+          byRev.set(v.rev, list);
+        }
+      }
+      const cur = node.current;
+      if (cur !== undefined && cur.value !== null && cur.owner !== null) {
+        const owner = store.sessions.get(cur.owner);
+        assert(owner !== undefined, `snapshot: ${path} owned by unknown session ${cur.owner}`);
+        owner.ephemerals.add(path);
+      }
+    }
+    store.history = new History(snap.oldest + 1);
+    for (let r = snap.oldest + 1; r <= snap.rev; r++) {
+      const events = byRev.get(r);
+      assert(events !== undefined, `snapshot: no events for revision ${r}`);
+      events.sort((a, b) => (a.path < b.path ? -1 : 1));
+      store.history.append(r, events);
+    }
+    return store;
+  }
+}
+
+/** Index of the first element of sorted `names` greater than `key`. */
+function upperBound(names: string[], key: string): number {
+  let lo = 0;
+  let hi = names.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (names[mid]! <= key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** True if `path` comes after `after` in tree order (depth first, children sorted). */
+function treeOrderAfter(path: string, after: string): boolean {
+  const a = path === '/' ? [] : path.slice(1).split('/');
+  const b = after === '/' ? [] : after.slice(1).split('/');
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    if (a[i] !== b[i]) return a[i]! > b[i]!;
+  }
+  return a.length > b.length;
+}

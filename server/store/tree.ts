@@ -1,0 +1,175 @@
+/**
+ * The versioned tree: every file keeps its versions for the history window, so the tree can be
+ * read as it stood at any kept revision. Directories are implicit (they exist while a file lives
+ * below them), as in Doozer. A node stays in the tree, even when nothing lives in it, for as long
+ * as a kept revision may still see it; compaction removes it after that.
+ *
+ * The tree knows nothing of revisions' meaning or of sessions: store.ts decides what to write,
+ * this file keeps the versions and answers "what was here at revision R".
+ */
+import { assert } from '../assert.ts';
+
+export interface Version {
+  /** The store revision that wrote this version. */
+  rev: number;
+  /** The value, or null for a delete (a tombstone). */
+  value: Uint8Array | null;
+  /** The session that owns the file while it lives (ephemeral), or null. */
+  owner: string | null;
+}
+
+export class TreeNode {
+  readonly name: string;
+  readonly path: string;
+  readonly parent: TreeNode | null;
+  /** File versions in ascending rev; the last one is the current state. */
+  versions: Version[] = [];
+  /** Children, including those kept only for history. */
+  children: Map<string, TreeNode> | null = null;
+  /** Live files in this subtree now, this node included. */
+  liveFiles = 0;
+  private sortedNamesCache: string[] | null = null;
+
+  constructor(name: string, path: string, parent: TreeNode | null) {
+    this.name = name;
+    this.path = path;
+    this.parent = parent;
+  }
+
+  get current(): Version | undefined {
+    return this.versions[this.versions.length - 1];
+  }
+
+  isFileNow(): boolean {
+    const v = this.current;
+    return v !== undefined && v.value !== null;
+  }
+
+  isDirNow(): boolean {
+    return this.parent === null || this.liveFiles - (this.isFileNow() ? 1 : 0) > 0;
+  }
+
+  /** The version in force at `rev`, or undefined when the node had none yet. */
+  versionAt(rev: number): Version | undefined {
+    const vs = this.versions;
+    let lo = 0;
+    let hi = vs.length - 1;
+    let found: Version | undefined;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const v = vs[mid]!;
+      if (v.rev <= rev) {
+        found = v;
+        lo = mid + 1;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    return found;
+  }
+
+  /** The live file version at `rev`, or undefined if no file was here then. */
+  fileAt(rev: number): Version | undefined {
+    const v = this.versionAt(rev);
+    return v !== undefined && v.value !== null ? v : undefined;
+  }
+
+  /** True if something (a file, or a file below) lived here at `rev`. */
+  liveAt(rev: number, head: number): boolean {
+    if (rev >= head) return this.liveFiles > 0 || this.parent === null;
+    return this.fileAt(rev) !== undefined || this.isDirAt(rev, head);
+  }
+
+  isDirAt(rev: number, head: number): boolean {
+    if (this.parent === null) return true;
+    if (rev >= head) return this.isDirNow();
+    if (this.children === null) return false;
+    for (const child of this.children.values()) if (child.liveAt(rev, head)) return true;
+    return false;
+  }
+
+  /** Child names in sorted order (including history-only children). */
+  sortedNames(): string[] {
+    if (this.sortedNamesCache === null) {
+      this.sortedNamesCache = this.children === null ? [] : [...this.children.keys()].sort();
+    }
+    return this.sortedNamesCache;
+  }
+
+  childOrCreate(name: string): TreeNode {
+    this.children ??= new Map();
+    let child = this.children.get(name);
+    if (child === undefined) {
+      child = new TreeNode(name, this.path === '/' ? `/${name}` : `${this.path}/${name}`, this);
+      this.children.set(name, child);
+      this.sortedNamesCache = null;
+    }
+    return child;
+  }
+
+  removeChild(name: string): void {
+    assert(this.children?.has(name), `removeChild: ${name} is not a child of ${this.path}`);
+    this.children!.delete(name);
+    this.sortedNamesCache = null;
+  }
+}
+
+export class Tree {
+  readonly root = new TreeNode('', '/', null);
+
+  /** The node at `path`, or undefined. Nodes kept only for history are returned too. */
+  find(path: string): TreeNode | undefined {
+    if (path === '/') return this.root;
+    let node: TreeNode | undefined = this.root;
+    let start = 1;
+    while (node !== undefined) {
+      const end = path.indexOf('/', start);
+      const name = end < 0 ? path.slice(start) : path.slice(start, end);
+      node = node.children?.get(name);
+      if (end < 0) return node;
+      start = end + 1;
+    }
+    return undefined;
+  }
+
+  /** The node at `path`, created (with its ancestors) if it is missing. */
+  findOrCreate(path: string): TreeNode {
+    let node = this.root;
+    if (path === '/') return node;
+    for (const name of path.slice(1).split('/')) node = node.childOrCreate(name);
+    return node;
+  }
+
+  /** Appends a version; keeps liveFiles counts of the node and its ancestors in step. */
+  write(node: TreeNode, version: Version): void {
+    const last = node.current;
+    assert(last === undefined || last.rev < version.rev, `write at ${node.path}: rev must rise`);
+    const wasLive = node.isFileNow();
+    const isLive = version.value !== null;
+    node.versions.push(version);
+    if (wasLive === isLive) return;
+    const delta = isLive ? 1 : -1;
+    for (let n: TreeNode | null = node; n !== null; n = n.parent) {
+      n.liveFiles += delta;
+      assert(n.liveFiles >= 0, `liveFiles went negative at ${n.path}`);
+    }
+  }
+
+  /**
+   * Forgets what no revision at or after `oldest` can see: older versions of `node` except the
+   * one in force at `oldest`, that one too if it is a tombstone, and then the node itself (and
+   * empty ancestors) once it holds nothing.
+   */
+  compact(node: TreeNode, oldest: number): void {
+    const vs = node.versions;
+    let base = -1;
+    for (let i = 0; i < vs.length && vs[i]!.rev <= oldest; i++) base = i;
+    if (base > 0) vs.splice(0, base);
+    if (base >= 0 && vs[0]!.value === null) vs.shift();
+    for (let n: TreeNode | null = node; n !== null && n.parent !== null; n = n.parent) {
+      if (n.versions.length > 0 || (n.children !== null && n.children.size > 0)) break;
+      assert(n.liveFiles === 0, `compact removed live node ${n.path}`);
+      n.parent.removeChild(n.name);
+    }
+  }
+}

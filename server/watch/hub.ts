@@ -1,0 +1,189 @@
+/**
+ * The watch hub: delivers the store's events to every WAIT and WATCH that matches, in revision
+ * order, exactly once. A watch has a cursor, `nextRev`. A live watch is at the head and gets each
+ * new revision's events as it is applied; a lagging one (its connection's socket is backed up,
+ * or it started in the past) reads from the store's history until it reaches the head.
+ *
+ * Because history already holds every kept event, a slow watcher costs no extra memory: it simply
+ * stops being sent to while its socket is congested. It ends with SLOW_CONSUMER (and where to
+ * resume) once it is more than limits.watchLagRevisionsMax behind, and with TOO_LATE if its
+ * cursor falls out of history.
+ */
+import { ErrorCode, type ErrorBody } from '../../protocol/errors.ts';
+import { limits } from '../../protocol/limits.ts';
+import type { Event } from '../../protocol/messages.ts';
+import { compileGlob, type Glob } from '../../protocol/path.ts';
+import type { Store } from '../store/store.ts';
+
+/** The connection side of a watch. */
+export interface WatchSink {
+  /** True while the connection's outgoing buffer is over its high mark: hold deliveries. */
+  readonly congested: boolean;
+  /** Delivers events of one revision to a stream watch. */
+  sendEvents(watch: Watch, events: Event[]): void;
+  /** Answers a WAIT with its event. */
+  answerWait(watch: Watch, event: Event): void;
+  /** Ends a watch or WAIT with an error (the hub has already forgotten it). */
+  end(watch: Watch, error: ErrorBody): void;
+}
+
+export class Watch {
+  /** Next revision whose events this watch has not seen. */
+  nextRev = 0;
+  live = false;
+  ended = false;
+  readonly glob: Glob;
+
+  constructor(
+    readonly id: number,
+    glob: string,
+    readonly sink: WatchSink,
+    /** A WAIT: ends after its first event. */
+    readonly once: boolean,
+  ) {
+    this.glob = compileGlob(glob);
+  }
+}
+
+export class WatchHub {
+  /** Live watches on one literal path. */
+  private readonly exact = new Map<string, Set<Watch>>();
+  /** Live watches with a wildcard. */
+  private readonly wild = new Set<Watch>();
+  private readonly lagging = new Set<Watch>();
+
+  constructor(private readonly store: Store) {}
+
+  get liveCount(): number {
+    let n = this.wild.size;
+    for (const set of this.exact.values()) n += set.size;
+    return n;
+  }
+
+  /** Starts a WAIT from `fromRev`: answered at once from history, or by the first new match. */
+  wait(w: Watch, fromRev: number): void {
+    const found = this.store.firstEvent(w.glob, fromRev);
+    if (found !== undefined) {
+      w.ended = true;
+      w.sink.answerWait(w, found);
+      return;
+    }
+    w.nextRev = this.store.rev + 1;
+    this.goLive(w);
+  }
+
+  /** Starts a WATCH from `fromRev` (TOO_LATE thrown if history no longer reaches it). */
+  watch(w: Watch, fromRev: number): void {
+    w.nextRev = this.store.checkEventsFrom(fromRev);
+    this.catchUp(w);
+  }
+
+  /** Forgets a watch (cancelled, or its connection closed). Sends nothing. */
+  remove(w: Watch): void {
+    w.ended = true;
+    this.leaveLive(w);
+    this.lagging.delete(w);
+  }
+
+  /** The sink drained: lagging watches on it may continue. */
+  resume(w: Watch): void {
+    if (!w.ended && !w.live) this.catchUp(w);
+  }
+
+  private catchUp(w: Watch): void {
+    this.lagging.add(w);
+    while (!w.ended && w.nextRev <= this.store.rev) {
+      if (w.nextRev <= this.store.oldestRev) return this.endTooLate(w);
+      if (w.sink.congested) {
+        if (this.store.rev - w.nextRev >= limits.watchLagRevisionsMax) this.endSlow(w);
+        return;
+      }
+      const matched = this.store.eventsAt(w.nextRev).filter((e) => w.glob.matches(e.path));
+      w.nextRev++;
+      if (matched.length > 0) w.sink.sendEvents(w, matched);
+    }
+    if (!w.ended) {
+      this.lagging.delete(w);
+      this.goLive(w);
+    }
+  }
+
+  private goLive(w: Watch): void {
+    w.live = true;
+    if (w.glob.isLiteral) {
+      let set = this.exact.get(w.glob.source);
+      if (set === undefined) this.exact.set(w.glob.source, (set = new Set()));
+      set.add(w);
+    } else {
+      this.wild.add(w);
+    }
+  }
+
+  private leaveLive(w: Watch): void {
+    if (!w.live) return;
+    w.live = false;
+    if (w.glob.isLiteral) {
+      const set = this.exact.get(w.glob.source);
+      set?.delete(w);
+      if (set?.size === 0) this.exact.delete(w.glob.source);
+    } else {
+      this.wild.delete(w);
+    }
+  }
+
+  /** A revision was applied: deliver its events to the live watches they match. */
+  onRevision(rev: number, events: Event[]): void {
+    const matched = new Map<Watch, Event[]>();
+    const add = (w: Watch, e: Event): void => {
+      const list = matched.get(w);
+      if (list === undefined) matched.set(w, [e]);
+      else list.push(e);
+    };
+    for (const e of events) {
+      const set = this.exact.get(e.path);
+      if (set !== undefined) for (const w of set) add(w, e);
+      for (const w of this.wild) if (w.glob.matches(e.path)) add(w, e);
+    }
+    for (const [w, list] of matched) this.deliverLive(w, rev, list);
+    if (this.lagging.size > 0) this.checkLagging(rev);
+  }
+
+  private deliverLive(w: Watch, rev: number, events: Event[]): void {
+    if (w.once) {
+      this.remove(w);
+      w.sink.answerWait(w, events[0]!);
+    } else if (w.sink.congested) {
+      // Hold this revision and everything after it until the socket drains.
+      this.leaveLive(w);
+      w.nextRev = rev;
+      this.lagging.add(w);
+    } else {
+      w.sink.sendEvents(w, events);
+    }
+  }
+
+  private checkLagging(head: number): void {
+    for (const w of this.lagging) {
+      if (w.nextRev <= this.store.oldestRev) this.endTooLate(w);
+      else if (head - w.nextRev >= limits.watchLagRevisionsMax) this.endSlow(w);
+    }
+  }
+
+  private endSlow(w: Watch): void {
+    this.remove(w);
+    w.sink.end(w, {
+      code: ErrorCode.SLOW_CONSUMER,
+      message: `watch fell over ${limits.watchLagRevisionsMax} revisions behind; resume from ${w.nextRev}`,
+      details: { resumeRev: w.nextRev },
+    });
+  }
+
+  private endTooLate(w: Watch): void {
+    this.remove(w);
+    w.sink.end(w, {
+      code: ErrorCode.TOO_LATE,
+      message: `revision ${w.nextRev} left the history before this watch read it`,
+      details: { oldestRev: this.store.oldestRev + 1, resumeRev: w.nextRev },
+    });
+  }
+}
