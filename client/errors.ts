@@ -16,6 +16,11 @@ export class CoordClientError extends Error {
   }
 }
 
+/** The constructor shape every per-code class has. */
+export type CoordErrorClass = new (
+  message: string, details?: Record<string, unknown>, options?: ErrorOptions,
+) => CoordClientError;
+
 function errorClass(code: ErrorCode, name: string) {
   const cls = class extends CoordClientError {
     constructor(message: string, details?: Record<string, unknown>, options?: ErrorOptions) {
@@ -68,7 +73,7 @@ export const errorClasses = {
   BAD_VERSION: BadVersionError,
   UNAVAILABLE: UnavailableError,
   INTERNAL: InternalError,
-} as const satisfies Record<ErrorCode, typeof CoordClientError>;
+} as const satisfies Record<ErrorCode, CoordErrorClass>;
 
 /** No server could be reached (or none answered in time). Not a protocol code. */
 export class ConnectionError extends CoordClientError {
@@ -88,7 +93,7 @@ export class ClientClosedError extends CoordClientError {
 
 /** The error for a server error body. */
 export function fromErrorBody(body: ErrorBody): CoordClientError {
-  const cls = (errorClasses as Record<string, typeof CoordClientError>)[body.code];
+  const cls = (errorClasses as Record<string, CoordErrorClass>)[body.code];
   if (cls === undefined) return new CoordClientError(body.code, body.message, body.details);
-  return new (cls as unknown as new (m: string, d?: Record<string, unknown>) => CoordClientError)(body.message, body.details);
+  return new cls(body.message, body.details);
 }
