@@ -2,7 +2,7 @@
  * Builds a running coord server: opens the node (storage, log replay), then serves the API.
  * main.ts calls this with flags; tests call it with an ephemeral port and a temp directory.
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { registerApi } from './api/plugin.ts';
 import { CoordNode } from './node.ts';
 import type { Clock } from './clock.ts';
@@ -36,7 +36,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const app = Fastify({
     logger: { level: options.logLevel ?? 'info' },
     // One log line per connection and per error, not two per HTTP request.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: true,
   });
   const onFatal = options.onFatal ?? ((err: unknown) => {

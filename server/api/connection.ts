@@ -158,9 +158,11 @@ export class Connection implements WatchSink {
       hub.watch(w, from);
       return KEEP;
     } catch (err) {
-      this.watches.delete(id);
       hub.remove(w);
-      if (once) throw err;
+      if (once) {
+        this.watches.delete(id);
+        throw err;
+      }
       this.end(w, errorBody(err));
       return KEEP;
     }

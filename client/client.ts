@@ -1,0 +1,578 @@
+/**
+ * The coord client: one session kept across reconnects. On a dropped connection it reconnects
+ * (backoff with jitter, across the listed urls), resumes the session, re-sends every request
+ * still unanswered (writes carry a sequence number, so the server applies each at most once) and
+ * re-establishes every watch from where it stopped.
+ *
+ * States: `connecting` (before the first hello), `connected`, `suspended` (no connection; the
+ * session may still be alive), `expired` (the session is gone: its ephemeral files are deleted,
+ * and locks built on it are lost; the client goes on with a new session), `closed`.
+ */
+import { decode, encode } from '../protocol/codec.ts';
+import type { ErrorBody } from '../protocol/errors.ts';
+import { PROTOCOL_VERSION } from '../protocol/limits.ts';
+import type {
+  DelResult, Event, GetResult, HelloResult, RequestBody, StatResult, TxnCondition, TxnOp,
+  WalkEntry,
+} from '../protocol/messages.ts';
+import { backoffDelay, defaultBackoffMs } from './backoff.ts';
+import {
+  ClientClosedError, ConnectionError, CoordClientError, SessionExpiredError, TimeoutError,
+  fromErrorBody,
+} from './errors.ts';
+import { webSocketTransport, type Link, type Transport } from './transport.ts';
+import { WatchStream } from './watch-stream.ts';
+
+export type Value = Uint8Array | string;
+export type ClientState = 'connecting' | 'connected' | 'suspended' | 'expired' | 'closed';
+
+export interface ConnectOptions {
+  /** Server urls (`ws://host:port`), tried in turn. */
+  urls: string | string[];
+  /** Session TTL: how long the server keeps the session (and its ephemeral files) without traffic. */
+  sessionTtlMs?: number;
+  /** Give up the first connection after this long (ConnectionError). Default 10 s. */
+  connectTimeoutMs?: number;
+  /** Default time limit for a request, reconnects included (not for wait/watch). Default 30 s. */
+  requestTimeoutMs?: number;
+  /** Reconnect delays (the last repeats), each jittered. */
+  backoffMs?: readonly number[];
+  transport?: Transport;
+}
+
+export interface CallOptions {
+  signal?: AbortSignal;
+  /** Overrides requestTimeoutMs; 0 means no limit. */
+  timeoutMs?: number;
+}
+
+export interface ReadOptions extends CallOptions {
+  /** Read the tree as it stood at this revision. */
+  rev?: number;
+}
+
+export interface WriteOptions extends CallOptions {
+  /** -1 (default): unconditional; 0: create only; otherwise: only if the file's rev ≤ this. */
+  rev?: number;
+}
+
+export interface SetOptions extends WriteOptions {
+  /** Bind the file to this client's session: deleted when the session ends. */
+  ephemeral?: boolean;
+}
+
+export type TxnWrite =
+  | { op: 'set'; path: string; value: Value; rev?: number; ephemeral?: boolean }
+  | { op: 'del'; path: string; rev?: number };
+
+interface Pending {
+  body: RequestBody;
+  kind: 'read' | 'write' | 'control';
+  resolve(result: unknown): void;
+  reject(err: unknown): void;
+  cleanup(): void;
+  seq?: number;
+}
+
+interface ActiveWatch {
+  stream: WatchStream;
+  /** True once the server acknowledged it on the current connection. */
+  open: boolean;
+}
+
+type StateListener = (state: ClientState, previous: ClientState) => void;
+
+const toBytes = (v: Value): Uint8Array => (typeof v === 'string' ? Buffer.from(v, 'utf8') : v);
+
+export class CoordClient {
+  private readonly urls: string[];
+  private readonly options: Required<Omit<ConnectOptions, 'urls' | 'sessionTtlMs'>> & { sessionTtlMs?: number };
+  private link: Link | null = null;
+  private linkReady = false;
+  private urlIndex = 0;
+  private attempt = 0;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private readonly watches = new Map<number, ActiveWatch>();
+  private seq = 0;
+  private readonly writeSeqs = new Set<number>();
+  private sessionInfo: { id: string; secret: string; ttlMs: number } | null = null;
+  /** Set when the session is known (or presumed) gone: the next hello opens a new one. */
+  private sessionLost = false;
+  private currentState: ClientState = 'connecting';
+  private readonly listeners = new Set<StateListener>();
+  private lastHeardMs = 0;
+  private lastSentMs = 0;
+  private pingTimer: NodeJS.Timeout | null = null;
+  private suspendTimer: NodeJS.Timeout | null = null;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private firstConnect: { resolve(): void; reject(e: unknown): void } | null = null;
+
+  private constructor(options: ConnectOptions) {
+    this.urls = (Array.isArray(options.urls) ? options.urls : [options.urls])
+      .flatMap((u) => u.split(','))
+      .map((u) => u.trim())
+      .filter((u) => u !== '');
+    if (this.urls.length === 0) throw new TypeError('connect: urls must name at least one server');
+    this.options = {
+      connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
+      requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
+      backoffMs: options.backoffMs ?? defaultBackoffMs,
+      transport: options.transport ?? webSocketTransport,
+      sessionTtlMs: options.sessionTtlMs,
+    };
+  }
+
+  /** Connects and opens a session. Rejects with ConnectionError if no server answers in time. */
+  static async connect(options: ConnectOptions): Promise<CoordClient> {
+    const client = new CoordClient(options);
+    await new Promise<void>((resolve, reject) => {
+      client.firstConnect = { resolve, reject };
+      const timer = setTimeout(() => {
+        client.firstConnect = null;
+        client.shutdown(new ConnectionError(`no coord server reachable at ${client.urls.join(', ')}`));
+        reject(new ConnectionError(
+          `no coord server reachable at ${client.urls.join(', ')} within ${client.options.connectTimeoutMs} ms`,
+        ));
+      }, client.options.connectTimeoutMs);
+      client.firstConnect = {
+        resolve: () => { clearTimeout(timer); resolve(); },
+        reject: (e) => { clearTimeout(timer); reject(e); },
+      };
+      client.dial();
+    });
+    return client;
+  }
+
+  get state(): ClientState {
+    return this.currentState;
+  }
+
+  /** The current session id (it changes after an expiry). */
+  get sessionId(): string | null {
+    return this.sessionInfo?.id ?? null;
+  }
+
+  get sessionTtlMs(): number {
+    return this.sessionInfo?.ttlMs ?? this.options.sessionTtlMs ?? 10_000;
+  }
+
+  /** Calls `listener` on every state change; returns a function that stops it. */
+  onState(listener: StateListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private setState(next: ClientState): void {
+    const prev = this.currentState;
+    if (prev === next || prev === 'closed') return;
+    this.currentState = next;
+    for (const l of [...this.listeners]) l(next, prev);
+  }
+
+  // ------------------------------------------------------------------ connection
+
+  private dial(): void {
+    if (this.currentState === 'closed') return;
+    const url = this.urls[this.urlIndex % this.urls.length]!;
+    this.options.transport(url, this.options.connectTimeoutMs).then(
+      (link) => this.attach(link),
+      () => this.scheduleReconnect(),
+    );
+  }
+
+  private scheduleReconnect(): void {
+    if (this.currentState === 'closed' || this.reconnectTimer !== null) return;
+    this.urlIndex++;
+    const delay = backoffDelay(this.attempt++, this.options.backoffMs);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = null;
+      this.dial();
+    }, delay);
+  }
+
+  private attach(link: Link): void {
+    if (this.currentState === 'closed') return link.close(1000, 'client closed');
+    this.link = link;
+    link.onFrame = (frame) => this.onFrame(frame);
+    link.onClose = () => this.onLinkClosed(link);
+    this.hello(link).catch(() => link.close(1000, 'hello failed'));
+  }
+
+  private async hello(link: Link): Promise<void> {
+    const resume = this.sessionInfo !== null && !this.sessionLost ? this.sessionInfo : undefined;
+    let result: HelloResult;
+    try {
+      result = (await this.rawCall(link, {
+        op: 'hello', version: PROTOCOL_VERSION,
+        ...(resume ? { session: { id: resume.id, secret: resume.secret } } : {}),
+        ...(this.options.sessionTtlMs !== undefined ? { ttlMs: this.options.sessionTtlMs } : {}),
+      })) as HelloResult;
+    } catch (err) {
+      if (err instanceof SessionExpiredError) {
+        this.markSessionLost();
+        return this.hello(link);
+      }
+      if (err instanceof CoordClientError && this.firstConnect !== null && err.code !== 'UNAVAILABLE') {
+        this.firstConnect.reject(err);
+        this.firstConnect = null;
+        this.shutdown(err);
+      }
+      throw err;
+    }
+    if (this.link !== link) return;
+    if (this.sessionInfo !== null && result.session.id !== this.sessionInfo.id) this.markSessionLost();
+    this.sessionInfo = result.session;
+    this.sessionLost = false;
+    this.linkReady = true;
+    this.attempt = 0;
+    this.clearSuspendTimer();
+    this.startPinging();
+    this.setState('connected');
+    this.firstConnect?.resolve();
+    this.firstConnect = null;
+    for (const [id, p] of [...this.pending]) this.sendFrame(id, p.body);
+    for (const [id, w] of this.watches) this.openWatch(id, w);
+  }
+
+  /** The session is gone: writes in flight under it cannot be confirmed; recipes must know. */
+  private markSessionLost(): void {
+    if (this.sessionLost) return;
+    this.sessionLost = true;
+    for (const [id, p] of [...this.pending]) {
+      if (p.kind === 'write') {
+        p.reject(new SessionExpiredError(
+          'the session ended before this write was confirmed; it may or may not have been applied',
+        ));
+        this.forget(id);
+      }
+    }
+    this.setState('expired');
+  }
+
+  private onLinkClosed(link: Link): void {
+    if (this.link !== link) return;
+    this.link = null;
+    this.linkReady = false;
+    this.stopPinging();
+    for (const w of this.watches.values()) w.open = false;
+    if (this.currentState === 'closed') return;
+    if (this.currentState === 'connected') {
+      this.setState('suspended');
+      this.startSuspendTimer();
+    }
+    this.scheduleReconnect();
+  }
+
+  /** While suspended, presume the session lost once its TTL has passed since we were last heard. */
+  private startSuspendTimer(): void {
+    this.clearSuspendTimer();
+    const left = Math.max(0, this.lastHeardMs + this.sessionTtlMs - Date.now());
+    this.suspendTimer = setTimeout(() => {
+      this.suspendTimer = null;
+      if (this.currentState === 'suspended') this.markSessionLost();
+    }, left);
+  }
+
+  private clearSuspendTimer(): void {
+    if (this.suspendTimer !== null) clearTimeout(this.suspendTimer);
+    this.suspendTimer = null;
+  }
+
+  /** Keeps the session alive when idle, and notices a dead connection. */
+  private startPinging(): void {
+    this.stopPinging();
+    const every = Math.max(100, Math.min(5000, Math.floor(this.sessionTtlMs / 3)));
+    this.pingTimer = setInterval(() => {
+      const link = this.link;
+      if (link === null || !this.linkReady) return;
+      if (Date.now() - this.lastHeardMs > 2 * every) return link.close(4000, 'server not answering');
+      if (Date.now() - this.lastSentMs >= every) this.rawCall(link, { op: 'ping' }).catch(() => {});
+    }, every);
+    this.pingTimer.unref();
+  }
+
+  private stopPinging(): void {
+    if (this.pingTimer !== null) clearInterval(this.pingTimer);
+    this.pingTimer = null;
+  }
+
+  // ------------------------------------------------------------------ frames
+
+  private readonly rawPending = new Map<number, { resolve(r: unknown): void; reject(e: unknown): void }>();
+
+  /** A request on one specific link, not retried (hello, ping). */
+  private rawCall(link: Link, body: RequestBody): Promise<unknown> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.rawPending.set(id, { resolve, reject });
+      try {
+        this.lastSentMs = Date.now();
+        link.send(encode({ id, ...body }));
+      } catch (err) {
+        this.rawPending.delete(id);
+        reject(err);
+      }
+    });
+  }
+
+  private sendFrame(id: number, body: RequestBody): void {
+    if (this.link === null || !this.linkReady) return;
+    this.lastSentMs = Date.now();
+    this.link.send(encode({ id, ...body }));
+  }
+
+  private onFrame(frame: Uint8Array): void {
+    this.lastHeardMs = Date.now();
+    let msg: Record<string, unknown>;
+    try {
+      msg = decode(frame) as Record<string, unknown>;
+    } catch {
+      this.link?.close(1002, 'undecodable frame from server');
+      return;
+    }
+    if (typeof msg.watch === 'number') return this.onWatchPush(msg.watch, msg);
+    const id = msg.id as number;
+    const raw = this.rawPending.get(id);
+    if (raw !== undefined) {
+      this.rawPending.delete(id);
+      return msg.error !== undefined ? raw.reject(fromErrorBody(msg.error as ErrorBody)) : raw.resolve(msg.result);
+    }
+    const w = this.watches.get(id);
+    if (w !== undefined) return this.onWatchAnswer(id, w, msg);
+    const p = this.pending.get(id);
+    if (p === undefined) return;
+    if (msg.error !== undefined) {
+      const err = fromErrorBody(msg.error as ErrorBody);
+      // The server is going away: keep the request and send it again after reconnecting.
+      if (err.code === 'UNAVAILABLE' && p.kind !== 'write') return;
+      if (err.code === 'UNAVAILABLE' && p.seq !== undefined) return;
+      this.forget(id);
+      p.reject(err);
+    } else {
+      this.forget(id);
+      p.resolve(msg.result);
+    }
+  }
+
+  private forget(id: number): void {
+    const p = this.pending.get(id);
+    if (p === undefined) return;
+    this.pending.delete(id);
+    if (p.seq !== undefined) this.writeSeqs.delete(p.seq);
+    p.cleanup();
+  }
+
+  // ------------------------------------------------------------------ requests
+
+  private call<T>(body: RequestBody, kind: Pending['kind'], options: CallOptions = {}): Promise<T> {
+    if (this.currentState === 'closed') return Promise.reject(new ClientClosedError());
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    const id = this.nextId++;
+    if (kind === 'write') {
+      const seq = ++this.seq;
+      this.writeSeqs.add(seq);
+      const floor = Math.min(...this.writeSeqs);
+      body = { ...body, seq, seqFloor: floor } as RequestBody;
+    }
+    return new Promise<T>((resolve, reject) => {
+      const timeoutMs = options.timeoutMs ?? this.options.requestTimeoutMs;
+      let timer: NodeJS.Timeout | null = null;
+      const onAbort = () => {
+        this.forget(id);
+        reject(signal!.reason);
+      };
+      const pending: Pending = {
+        body, kind, resolve: resolve as (r: unknown) => void, reject,
+        cleanup: () => {
+          if (timer !== null) clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+        },
+      };
+      if (kind === 'write') pending.seq = (body as { seq: number }).seq;
+      if (timeoutMs > 0) {
+        timer = setTimeout(() => {
+          this.forget(id);
+          reject(this.linkReady
+            ? new TimeoutError(`no answer to ${body.op} within ${timeoutMs} ms`)
+            : new ConnectionError(`no coord server reachable within ${timeoutMs} ms`));
+        }, timeoutMs);
+      }
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.pending.set(id, pending);
+      this.sendFrame(id, body);
+    });
+  }
+
+  async get(path: string, options: ReadOptions = {}): Promise<GetResult> {
+    return this.call<GetResult>({ op: 'get', path, ...(options.rev !== undefined ? { rev: options.rev } : {}) }, 'read', options);
+  }
+
+  /** Sets `path` to `value`; returns the new store revision (the file's rev). */
+  async set(path: string, value: Value, options: SetOptions = {}): Promise<number> {
+    const r = await this.call<{ rev: number }>({
+      op: 'set', path, value: toBytes(value), rev: options.rev ?? -1,
+      ...(options.ephemeral ? { ephemeral: true } : {}),
+    }, 'write', options);
+    return r.rev;
+  }
+
+  async del(path: string, options: WriteOptions = {}): Promise<DelResult> {
+    return this.call<DelResult>({ op: 'del', path, rev: options.rev ?? -1 }, 'write', options);
+  }
+
+  /** The current store revision. */
+  async rev(options: CallOptions = {}): Promise<number> {
+    return (await this.call<{ rev: number }>({ op: 'rev' }, 'read', options)).rev;
+  }
+
+  async stat(path: string, options: ReadOptions = {}): Promise<StatResult> {
+    return this.call<StatResult>({ op: 'stat', path, ...(options.rev !== undefined ? { rev: options.rev } : {}) }, 'read', options);
+  }
+
+  /** All child names of a directory, sorted, read at one revision (`at`), across pages. */
+  async getdir(path: string, options: ReadOptions = {}): Promise<{ names: string[]; at: number }> {
+    const names: string[] = [];
+    let rev = options.rev;
+    let after: string | undefined;
+    for (;;) {
+      const page = await this.call<{ names: string[]; at: number; more: boolean }>({
+        op: 'getdir', path, ...(rev !== undefined ? { rev } : {}), ...(after !== undefined ? { after } : {}),
+      }, 'read', options);
+      names.push(...page.names);
+      rev = page.at;
+      if (!page.more) return { names, at: page.at };
+      after = page.names[page.names.length - 1];
+    }
+  }
+
+  /** Every file matching `glob` with its value and rev, in tree order, read at one revision. */
+  async walk(glob: string, options: ReadOptions = {}): Promise<{ files: WalkEntry[]; at: number }> {
+    const files: WalkEntry[] = [];
+    let rev = options.rev;
+    let after: string | undefined;
+    for (;;) {
+      const page = await this.call<{ files: WalkEntry[]; at: number; more: boolean }>({
+        op: 'walk', glob, ...(rev !== undefined ? { rev } : {}), ...(after !== undefined ? { after } : {}),
+      }, 'read', options);
+      files.push(...page.files);
+      rev = page.at;
+      if (!page.more) return { files, at: page.at };
+      after = page.files[page.files.length - 1]!.path;
+    }
+  }
+
+  /** The first event at revision ≥ `rev` (default: the next one) whose path matches `glob`. */
+  async wait(glob: string, options: ReadOptions = {}): Promise<Event> {
+    const rev = options.rev ?? (await this.rev(options)) + 1;
+    const r = await this.call<{ event: Event }>({ op: 'wait', glob, rev }, 'read', { timeoutMs: 0, ...options, signal: options.signal });
+    return r.event;
+  }
+
+  /** Conditions and writes applied together in one revision, or not at all. Returns the revision. */
+  async txn(spec: { conds?: TxnCondition[]; ops: TxnWrite[] }, options: CallOptions = {}): Promise<number> {
+    const ops: TxnOp[] = spec.ops.map((o) => (o.op === 'set' ? { ...o, value: toBytes(o.value) } : o));
+    return (await this.call<{ rev: number }>({ op: 'txn', conds: spec.conds ?? [], ops }, 'write', options)).rev;
+  }
+
+  // ------------------------------------------------------------------ watches
+
+  /**
+   * Every event matching `glob` from `fromRev` on (default: from the next revision), in order,
+   * exactly once, across reconnects. Fails with TooLateError if history no longer reaches the
+   * revision it needs. `break` out of the loop, `cancel()`, or the signal stops it.
+   */
+  watch(glob: string, options: { fromRev?: number; signal?: AbortSignal } = {}): WatchStream {
+    const id = this.nextId++;
+    const stream = new WatchStream(glob, options.fromRev, () => this.stopWatch(id));
+    if (this.currentState === 'closed') {
+      stream.fail(new ClientClosedError());
+      return stream;
+    }
+    const w: ActiveWatch = { stream, open: false };
+    this.watches.set(id, w);
+    if (options.signal !== undefined) {
+      if (options.signal.aborted) stream.cancel();
+      else options.signal.addEventListener('abort', () => stream.cancel(), { once: true });
+    }
+    this.openWatch(id, w);
+    return stream;
+  }
+
+  private openWatch(id: number, w: ActiveWatch): void {
+    const fromRev = w.stream.resumeRev();
+    this.sendFrame(id, { op: 'watch', glob: w.stream.glob, ...(fromRev !== undefined ? { fromRev } : {}) });
+  }
+
+  private stopWatch(id: number): void {
+    const w = this.watches.get(id);
+    if (w === undefined) return;
+    this.watches.delete(id);
+    if (this.linkReady) this.sendFrame(this.nextId++, { op: 'cancel', target: id });
+  }
+
+  private onWatchAnswer(id: number, w: ActiveWatch, msg: Record<string, unknown>): void {
+    if (msg.error !== undefined) {
+      this.watches.delete(id);
+      return w.stream.fail(fromErrorBody(msg.error as ErrorBody));
+    }
+    w.open = true;
+    if (w.stream.fromRev === undefined) w.stream.fromRev = (msg.result as { fromRev: number }).fromRev;
+  }
+
+  private onWatchPush(id: number, msg: Record<string, unknown>): void {
+    const w = this.watches.get(id);
+    if (w === undefined) return;
+    if (msg.event !== undefined) return w.stream.push(msg.event as Event);
+    const end = msg.end as ErrorBody;
+    if (end.code === 'SLOW_CONSUMER') {
+      // The server stopped sending because we read too slowly; everything is still in its
+      // history, so ask again from where we are.
+      return this.openWatch(id, w);
+    }
+    this.watches.delete(id);
+    if (end.code === 'CANCELLED') w.stream.finish();
+    else w.stream.fail(fromErrorBody(end));
+  }
+
+  // ------------------------------------------------------------------ closing
+
+  /**
+   * Ends the session (its ephemeral files are deleted at once), closes the connection and
+   * rejects every pending call with ClientClosedError.
+   */
+  async close(): Promise<void> {
+    if (this.currentState === 'closed') return;
+    const link = this.link;
+    if (link !== null && this.linkReady) {
+      await Promise.race([
+        this.rawCall(link, { op: 'close' }).catch(() => {}),
+        new Promise((r) => setTimeout(r, 2000).unref()),
+      ]);
+    }
+    this.shutdown(new ClientClosedError());
+  }
+
+  private shutdown(reason: Error): void {
+    if (this.currentState === 'closed') return;
+    this.setState('closed');
+    this.stopPinging();
+    this.clearSuspendTimer();
+    if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer);
+    this.link?.close(1000, 'client closed');
+    this.link = null;
+    for (const [id, p] of [...this.pending]) {
+      this.forget(id);
+      p.reject(reason);
+    }
+    for (const raw of this.rawPending.values()) raw.reject(reason);
+    this.rawPending.clear();
+    for (const w of this.watches.values()) w.stream.fail(reason);
+    this.watches.clear();
+  }
+}
+
+export function connect(options: ConnectOptions): Promise<CoordClient> {
+  return CoordClient.connect(options);
+}
