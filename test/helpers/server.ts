@@ -42,7 +42,7 @@ export interface ChildServer {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Runs `coord server` as a child process and waits until it listens. */
+/** Runs `coord server` as a child process and waits until it listens (its info-level start line). */
 export async function spawnServer(dataDir: string, extraArgs: string[] = [], port = 0): Promise<ChildServer> {
   const proc = spawn(process.execPath, [
     join(repoRoot, 'bin/coord.mjs'), 'server', '--data', dataDir, '--port', String(port), ...extraArgs,
