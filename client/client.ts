@@ -524,7 +524,7 @@ export class CoordClient {
   private onWatchPush(id: number, msg: Record<string, unknown>): void {
     const w = this.watches.get(id);
     if (w === undefined) return;
-    if (msg.event !== undefined) return w.stream.push(msg.event as Event);
+    if (Array.isArray(msg.events)) return w.stream.push(msg.events as Event[]);
     const end = msg.end as ErrorBody;
     if (end.code === 'SLOW_CONSUMER') {
       // The server stopped sending because we read too slowly; everything is still in its

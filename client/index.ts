@@ -6,7 +6,7 @@ export { connect, CoordClient } from './client.ts';
 export type {
   CallOptions, ClientState, ConnectOptions, ReadOptions, SetOptions, TxnWrite, Value, WriteOptions,
 } from './client.ts';
-export { WatchStream } from './watch-stream.ts';
+export { WatchStream, type RevisionEvents } from './watch-stream.ts';
 export * from './errors.ts';
 export type { Event, GetResult, StatResult, WalkEntry, DelResult } from '../protocol/messages.ts';
 export { ErrorCode } from '../protocol/errors.ts';

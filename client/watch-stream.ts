@@ -1,19 +1,26 @@
 /**
  * A watch as the application sees it: an AsyncIterable of events that never skips or repeats
- * one. The client feeds it events from the server and, after a reconnect, asks the server again
- * from `resumeRev()`, skipping the events of that revision it already delivered (a revision can
- * hold several events, one per path).
+ * one. The server pushes each revision's matching events together; the client feeds them here
+ * and, after a reconnect, asks again from the revision after the last one delivered.
+ *
+ * `revisions()` gives the same stream a revision at a time (for consumers that must never see
+ * half of a transaction, like config watching).
  */
 import type { Event } from '../protocol/messages.ts';
 
+export interface RevisionEvents {
+  rev: number;
+  events: Event[];
+}
+
 export class WatchStream implements AsyncIterable<Event> {
-  private readonly queue: Event[] = [];
-  private waiting: { resolve(r: IteratorResult<Event>): void; reject(e: unknown): void } | null = null;
+  private readonly queue: RevisionEvents[] = [];
+  /** Events of the front revision already handed out one at a time. */
+  private taken = 0;
+  private waiting: (() => void) | null = null;
   private failure: unknown = null;
   private done = false;
-  /** The last revision delivered into the queue, and the paths of that revision seen so far. */
   private lastRev = 0;
-  private seenAtLastRev = new Set<string>();
 
   constructor(
     readonly glob: string,
@@ -24,74 +31,97 @@ export class WatchStream implements AsyncIterable<Event> {
 
   /** Where to ask the server to resume after a reconnect. */
   resumeRev(): number | undefined {
-    return this.lastRev > 0 ? this.lastRev : this.fromRev;
+    return this.lastRev > 0 ? this.lastRev + 1 : this.fromRev;
   }
 
   get finished(): boolean {
     return this.done;
   }
 
-  /** An event from the server; duplicates after a resume are dropped here. */
-  push(event: Event): void {
-    if (this.done) return;
-    if (event.rev < this.lastRev) return;
-    if (event.rev === this.lastRev) {
-      if (this.seenAtLastRev.has(event.path)) return;
-    } else {
-      this.lastRev = event.rev;
-      this.seenAtLastRev = new Set();
-    }
-    this.seenAtLastRev.add(event.path);
-    if (this.waiting !== null) {
-      const w = this.waiting;
-      this.waiting = null;
-      w.resolve({ value: event, done: false });
-    } else {
-      this.queue.push(event);
-    }
-  }
-
-  /** Events buffered and not yet taken by the application. */
+  /** Revisions buffered and not yet fully taken by the application. */
   get buffered(): number {
     return this.queue.length;
   }
 
-  /** Ends the stream with an error, after the events already queued. */
+  /** One revision's events from the server; a revision already delivered is dropped. */
+  push(events: Event[]): void {
+    const rev = events[0]?.rev;
+    if (this.done || rev === undefined || rev <= this.lastRev) return;
+    this.lastRev = rev;
+    this.queue.push({ rev, events });
+    this.wake();
+  }
+
+  private wake(): void {
+    const w = this.waiting;
+    this.waiting = null;
+    w?.();
+  }
+
+  /** Ends the stream with an error, after what is already queued. */
   fail(err: unknown): void {
     if (this.done) return;
     this.done = true;
     this.failure = err;
-    if (this.waiting !== null && this.queue.length === 0) {
-      const w = this.waiting;
-      this.waiting = null;
-      w.reject(err);
-    }
+    this.wake();
   }
 
-  /** Ends the stream normally (cancelled by the application). */
+  /** Ends the stream normally. */
   finish(): void {
     if (this.done) return;
     this.done = true;
-    if (this.waiting !== null) {
-      const w = this.waiting;
-      this.waiting = null;
-      w.resolve({ value: undefined, done: true });
-    }
-  }
-
-  next(): Promise<IteratorResult<Event>> {
-    const e = this.queue.shift();
-    if (e !== undefined) return Promise.resolve({ value: e, done: false });
-    if (this.done) {
-      return this.failure !== null ? Promise.reject(this.failure) : Promise.resolve({ value: undefined, done: true });
-    }
-    return new Promise((resolve, reject) => (this.waiting = { resolve, reject }));
+    this.wake();
   }
 
   /** Stops the watch (also what `break` in a for-await loop does). */
   cancel(): void {
     if (!this.done) this.onStop();
     this.finish();
+  }
+
+  private async ready(): Promise<boolean> {
+    while (this.queue.length === 0) {
+      if (this.done) {
+        if (this.failure !== null) throw this.failure;
+        return false;
+      }
+      await new Promise<void>((r) => (this.waiting = r));
+    }
+    return true;
+  }
+
+  /** The next event. */
+  async next(): Promise<IteratorResult<Event>> {
+    if (!(await this.ready())) return { value: undefined, done: true };
+    const front = this.queue[0]!;
+    const event = front.events[this.taken++]!;
+    if (this.taken === front.events.length) {
+      this.queue.shift();
+      this.taken = 0;
+    }
+    return { value: event, done: false };
+  }
+
+  /** The rest of the next revision's events, together. */
+  async nextRevision(): Promise<RevisionEvents | null> {
+    if (!(await this.ready())) return null;
+    const front = this.queue.shift()!;
+    const events = front.events.slice(this.taken);
+    this.taken = 0;
+    return { rev: front.rev, events };
+  }
+
+  /** The stream a revision at a time. */
+  async *revisions(): AsyncGenerator<RevisionEvents> {
+    try {
+      for (;;) {
+        const r = await this.nextRevision();
+        if (r === null) return;
+        yield r;
+      }
+    } finally {
+      this.cancel();
+    }
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Event> {

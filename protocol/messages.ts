@@ -5,7 +5,8 @@
  * Client → server: a Request `{ id, op, ...args }`. `id` is a non-negative integer the client
  * picks, unique among its requests in flight on this connection.
  * Server → client: a Response `{ id, result }` or `{ id, error }`, exactly one per request, in
- * any order; and, for a WATCH, pushes `{ watch: id, event }` after its response, ended by one
+ * any order; and, for a WATCH, pushes `{ watch: id, events }` after its response (one push per
+ * revision, holding that revision's matching events in path order), ended by one
  * `{ watch: id, end: error }`.
  */
 import type { ErrorBody } from './errors.ts';
@@ -113,7 +114,7 @@ export type Response =
   | { id: number; error: ErrorBody };
 
 export type Push =
-  | { watch: number; event: Event }
+  | { watch: number; events: Event[] }
   | { watch: number; end: ErrorBody };
 
 export type ServerMessage = Response | Push;

@@ -187,7 +187,8 @@ export class Connection implements WatchSink {
   // ------------------------------------------------------------ WatchSink
 
   sendEvents(w: Watch, events: Event[]): void {
-    for (const event of events) this.send({ watch: w.id, event });
+    // One push per revision: a client never sees half of a transaction.
+    this.send({ watch: w.id, events });
   }
 
   answerWait(w: Watch, event: Event): void {
