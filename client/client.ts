@@ -22,6 +22,11 @@ import {
 } from './errors.ts';
 import { webSocketTransport, type Link, type Transport } from './transport.ts';
 import { WatchStream } from './watch-stream.ts';
+import { watchConfig, type ConfigSnapshot } from './recipes/config.ts';
+import { elect, type Election } from './recipes/election.ts';
+import { lock, tryLock, withLock, type Lock, type LockOptions } from './recipes/lock.ts';
+import { members, register, type MembersUpdate, type Registration } from './recipes/membership.ts';
+import { claimSlot, type ClaimOptions, type SlotClaim } from './recipes/slot.ts';
 
 export type Value = Uint8Array | string;
 export type ClientState = 'connecting' | 'connected' | 'suspended' | 'expired' | 'closed';
@@ -363,6 +368,13 @@ export class CoordClient {
     p.cleanup();
   }
 
+  /** Gives up on a request; a WAIT is also cancelled on the server so it does not linger. */
+  private abandon(id: number): void {
+    const p = this.pending.get(id);
+    this.forget(id);
+    if (p?.body.op === 'wait') this.sendFrame(this.nextId++, { op: 'cancel', target: id });
+  }
+
   // ------------------------------------------------------------------ requests
 
   private call<T>(body: RequestBody, kind: Pending['kind'], options: CallOptions = {}): Promise<T> {
@@ -380,7 +392,7 @@ export class CoordClient {
       const timeoutMs = options.timeoutMs ?? this.options.requestTimeoutMs;
       let timer: NodeJS.Timeout | null = null;
       const onAbort = () => {
-        this.forget(id);
+        this.abandon(id);
         reject(signal!.reason);
       };
       const pending: Pending = {
@@ -393,7 +405,7 @@ export class CoordClient {
       if (kind === 'write') pending.seq = (body as { seq: number }).seq;
       if (timeoutMs > 0) {
         timer = setTimeout(() => {
-          this.forget(id);
+          this.abandon(id);
           reject(this.linkReady
             ? new TimeoutError(`no answer to ${body.op} within ${timeoutMs} ms`)
             : new ConnectionError(`no coord server reachable within ${timeoutMs} ms`));
@@ -534,6 +546,48 @@ export class CoordClient {
     this.watches.delete(id);
     if (end.code === 'CANCELLED') w.stream.finish();
     else w.stream.fail(fromErrorBody(end));
+  }
+
+  // ------------------------------------------------------------------ recipes (client/recipes/)
+
+  /** Waits for and takes a fair, fenced lock (see recipes/lock.ts). */
+  lock(path: string, options?: LockOptions): Promise<Lock> {
+    return lock(this, path, options);
+  }
+
+  /** Takes the lock only if it is free now; null otherwise. */
+  tryLock(path: string, options?: Pick<LockOptions, 'info' | 'signal'>): Promise<Lock | null> {
+    return tryLock(this, path, options);
+  }
+
+  /** Runs `fn` holding the lock; releases it however `fn` ends. */
+  withLock<T>(path: string, fn: (lock: Lock) => Promise<T> | T, options?: LockOptions): Promise<T> {
+    return withLock(this, path, fn, options);
+  }
+
+  /** Claims one of `n` slots `prefix/0 … prefix/(n-1)`, waiting while all are held. */
+  claimSlot(prefix: string, n: number, options?: ClaimOptions): Promise<SlotClaim> {
+    return claimSlot(this, prefix, n, options);
+  }
+
+  /** An election at `path` for candidate `id`. */
+  elect(path: string, id: string): Election {
+    return elect(this, path, id);
+  }
+
+  /** Registers this process as `dir/id` (ephemeral) with `info`. */
+  register(dir: string, id: string, info?: Value): Promise<Registration> {
+    return register(this, dir, id, info);
+  }
+
+  /** The live member set of `dir`. */
+  members(dir: string, options?: { signal?: AbortSignal }): AsyncGenerator<MembersUpdate> {
+    return members(this, dir, options);
+  }
+
+  /** Whole snapshots of a config path or glob: now, then after each change. */
+  watchConfig(pathOrGlob: string, options?: { signal?: AbortSignal }): AsyncGenerator<ConfigSnapshot> {
+    return watchConfig(this, pathOrGlob, options);
   }
 
   // ------------------------------------------------------------------ closing

@@ -8,6 +8,7 @@ export type {
 } from './client.ts';
 export { WatchStream, type RevisionEvents } from './watch-stream.ts';
 export * from './errors.ts';
+export * from './recipes/index.ts';
 export type { Event, GetResult, StatResult, WalkEntry, DelResult } from '../protocol/messages.ts';
 export { ErrorCode } from '../protocol/errors.ts';
 
