@@ -1,38 +1,176 @@
 /**
- * The `coord` command line. Exit codes: 0 success; 1 the server refused (stderr starts with the
- * error code); 2 usage error; 3 no server reachable or timeout.
+ * The `coord` command line: the server, and a shell client for every operation and recipe.
+ * Exit codes: 0 success; 1 the server refused (stderr starts with the error code, e.g.
+ * `REV_MISMATCH: ...`); 2 usage error; 3 no server reachable or timeout; 4 a lock, slot or
+ * leadership was lost while the command ran.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { runServer, serverDefaults } from '../../server/main.ts';
+import type { CoordClient } from '../client.ts';
+import * as kv from './commands/kv.ts';
+import { claimRun, electRun, lockRun } from './commands/run.ts';
+import * as watching from './commands/watch.ts';
+import { defaultUrl, open, type GlobalOptions } from './connection.ts';
+import { ExitCode, reportError } from './output.ts';
 
-function intArg(min: number) {
+function intArg(min: number, what = 'an integer') {
   return (v: string): number => {
     const n = Number(v);
-    if (!Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer ≥ ${min}`);
+    if (v.trim() === '' || !Number.isSafeInteger(n) || n < min) {
+      throw new InvalidArgumentError(`expected ${what} ≥ ${min}, got "${v}"`);
+    }
     return n;
   };
 }
+const revArg = intArg(-1, 'a revision');
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+const interrupted = new AbortController();
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => interrupted.abort(new Error(`interrupted by ${sig}`)));
+}
 
 const program = new Command('coord')
-  .description('coord: a small, durable coordination service (server, shell client)')
+  .description('coord: a small, durable coordination service. Run a server, or talk to one.')
+  .addOption(new Option('--url <url>', `server url; repeat or comma-separate for several (env COORD_URL; default ${defaultUrl})`).argParser(collect))
+  .addOption(new Option('--timeout <ms>', 'time limit to connect and for each request').argParser(intArg(1)).default(5000))
+  .addOption(new Option('--ttl <ms>', 'session TTL for lock/claim/elect and ephemeral files').argParser(intArg(1000)))
   .showHelpAfterError()
-  .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : 2));
+  .configureOutput({ outputError: (str, write) => write(str) })
+  .exitOverride((err) => {
+    process.exit(err.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE);
+  })
+  .addHelpText('after', `
+Exit codes: 0 ok; 1 refused by the server (stderr starts with the code, e.g. REV_MISMATCH);
+2 usage; 3 no server reachable or timeout; 4 lock/slot/leadership lost while CMD ran.
+
+Examples:
+  coord server                                   # start a server on 127.0.0.1:7070, data in ./coord-data
+  printf world | coord set /hello 0              # create /hello; prints the new revision
+  coord get /hello                               # prints: world
+  coord wait '/config/**'                        # waits for the next change under /config
+  coord lock /deploy -- ./deploy.sh              # runs deploy.sh holding the lock /deploy
+  coord claim /jobs/partitions 10 -- ./worker.sh # runs worker.sh as one of 10 slot holders
+`);
+
+/** Runs a client command: connect, act, close, exit with its code. */
+function clientAction<A extends unknown[]>(fn: (client: CoordClient, ...args: A) => Promise<number>) {
+  return async (...args: A) => {
+    const opts = program.opts<GlobalOptions>();
+    let client: CoordClient | undefined;
+    let code: number;
+    try {
+      client = await open(opts);
+      code = await fn(client, ...args);
+    } catch (err) {
+      code = interrupted.signal.aborted ? ExitCode.OK : reportError(err);
+    }
+    await client?.close().catch(() => {});
+    process.exit(code);
+  };
+}
 
 program
   .command('server')
-  .description('run a single-node server (data in ./coord-data by default)')
+  .description('run a single-node server')
   .option('--host <host>', 'address to listen on', serverDefaults.host)
-  .option('--port <port>', 'port to listen on', intArg(0), serverDefaults.port)
-  .option('--data <dir>', 'data directory', serverDefaults.data)
+  .option('--port <port>', 'port to listen on (0: any free port)', intArg(0), serverDefaults.port)
+  .option('--data <dir>', 'data directory (created if missing)', serverDefaults.data)
   .option('--history <revisions>', 'revisions of history to keep', intArg(1), serverDefaults.history)
   .option('--snapshot-every <entries>', 'snapshot the store every N log entries', intArg(1), serverDefaults.snapshotEvery)
-  .option('--log-level <level>', 'pino log level (fatal|error|warn|info|debug|silent)', serverDefaults.logLevel)
-  .addHelpText('after', '\nExamples:\n  coord server\n  coord server --port 7071 --data /var/lib/coord\n')
-  .action(async (opts) => {
+  .option('--log-level <level>', 'fatal|error|warn|info|debug|silent', serverDefaults.logLevel)
+  .addHelpText('after', '\nExamples:\n  coord server\n  coord server --host 0.0.0.0 --port 7070 --data /var/lib/coord\n')
+  .action(async (o) => {
     await runServer({
-      host: opts.host, port: opts.port, data: opts.data, history: opts.history,
-      snapshotEvery: opts.snapshotEvery, logLevel: opts.logLevel,
+      host: o.host, port: o.port, data: o.data, history: o.history,
+      snapshotEvery: o.snapshotEvery, logLevel: o.logLevel,
     });
   });
 
+program
+  .command('get <path>')
+  .description('print the value of a file (raw bytes; nothing added); missing: exit 1 with NOENT')
+  .option('--rev <rev>', 'read the file as it was at this revision', intArg(0))
+  .option('--json', 'print {"path","rev","value"} instead')
+  .addHelpText('after', '\nExamples:\n  coord get /hello\n  coord get /hello --json\n  coord get /hello --rev 3\n')
+  .action(clientAction((c, path: string, o: { rev?: number; json?: boolean }) => kv.get(c, path, o)));
+
+program
+  .command('set <path> [rev]')
+  .description('set a file from stdin (or --value); print the new revision. REV: -1 or omitted = unconditional, 0 = create only, N = only if unchanged since N')
+  .option('--value <value>', 'the value (instead of reading stdin)')
+  .option('--ephemeral', 'bind the file to this command\'s session (gone when it exits)')
+  .addHelpText('after', '\nExamples:\n  printf world | coord set /hello 0\n  coord set /config/mode --value fast\n  coord set /hello 71 --value again    # compare-and-set against rev 71\n')
+  .action(clientAction((c, path: string, rev: string | undefined, o: { value?: string; ephemeral?: boolean }) =>
+    kv.set(c, path, rev === undefined ? undefined : revArg(rev), o)));
+
+program
+  .command('del <path> [rev]')
+  .description('delete a file (REV as for set); print the store revision')
+  .addHelpText('after', '\nExamples:\n  coord del /hello\n  coord del /hello 71\n')
+  .action(clientAction((c, path: string, rev: string | undefined) => kv.del(c, path, rev === undefined ? undefined : revArg(rev))));
+
+program
+  .command('rev')
+  .description('print the current store revision')
+  .action(clientAction((c) => kv.rev(c)));
+
+program
+  .command('stat <path>')
+  .description('print {"path","kind","rev",...} (kind: file, dir or missing; missing exits 1)')
+  .option('--rev <rev>', 'as it was at this revision', intArg(0))
+  .action(clientAction((c, path: string, o: { rev?: number }) => kv.stat(c, path, o)));
+
+program
+  .command('ls <path>')
+  .description('list a directory, one child name a line, sorted')
+  .option('--rev <rev>', 'as it was at this revision', intArg(0))
+  .addHelpText('after', '\nExamples:\n  coord ls /\n  coord ls /services/www\n')
+  .action(clientAction((c, path: string, o: { rev?: number }) => kv.ls(c, path, o)));
+
+program
+  .command('walk <glob>')
+  .description('print every file matching GLOB as a JSON line {"path","rev","value"}')
+  .option('--rev <rev>', 'as it was at this revision', intArg(0))
+  .addHelpText('after', "\nGlobs: ? one character, * within a path component, ** across components.\nExamples:\n  coord walk '/**'\n  coord walk '/services/*/host-?'\n")
+  .action(clientAction((c, glob: string, o: { rev?: number }) => kv.walk(c, glob, o)));
+
+program
+  .command('wait <glob> [rev]')
+  .description('wait for the first change at revision ≥ REV (default: the next one) matching GLOB; print it as a JSON line')
+  .addHelpText('after', "\nExamples:\n  coord wait /hello\n  coord wait '/config/**' 120\n")
+  .action(clientAction((c, glob: string, rev: string | undefined) =>
+    watching.wait(c, glob, rev === undefined ? undefined : intArg(0)(rev), interrupted.signal)));
+
+program
+  .command('watch <glob>')
+  .description('print every change matching GLOB as JSON lines, until interrupted')
+  .option('--from <rev>', 'start at this revision (default: the next one)', intArg(0))
+  .addHelpText('after', "\nExamples:\n  coord watch '/config/**'\n  coord watch '/**' --from 1\n")
+  .action(clientAction((c, glob: string, o: { from?: number }) => watching.watch(c, glob, o.from, interrupted.signal)));
+
+program
+  .command('lock <path> <cmd...>')
+  .description('run CMD while holding the lock PATH (COORD_LOCK_TOKEN in its environment); exit with its code')
+  .option('--wait <ms>', 'give up (exit 3) if the lock is not taken within this long', intArg(1))
+  .addHelpText('after', '\nExamples:\n  coord lock /deploy -- ./deploy.sh\n  coord lock /cron/backup --wait 1000 -- ./backup.sh --full\n')
+  .action(clientAction((c, path: string, cmd: string[], o: { wait?: number }) => lockRun(c, path, cmd, interrupted.signal, o.wait)));
+
+program
+  .command('claim <prefix> <n> <cmd...>')
+  .description('claim one of N slots PREFIX/0..N-1 and run CMD holding it (COORD_SLOT, COORD_SLOTS, COORD_LOCK_TOKEN); waits while all are held')
+  .addHelpText('after', '\nExamples:\n  coord claim /jobs/partitions 10 -- ./worker.sh\n')
+  .action(clientAction((c, prefix: string, n: string, cmd: string[]) => claimRun(c, prefix, intArg(1, 'a slot count')(n), cmd, interrupted.signal)));
+
+program
+  .command('elect <path> <cmd...>')
+  .description('campaign at PATH and run CMD while leader (COORD_LOCK_TOKEN, COORD_LEADER_ID)')
+  .option('--id <id>', 'this candidate\'s id', `${process.env.HOSTNAME ?? 'host'}-${process.pid}`)
+  .addHelpText('after', '\nExamples:\n  coord elect /services/scheduler/leader --id sched-1 -- ./scheduler\n')
+  .action(clientAction((c, path: string, cmd: string[], o: { id: string }) => electRun(c, path, o.id, cmd, interrupted.signal)));
+
+if (process.argv.length <= 2) {
+  program.outputHelp();
+  process.exit(ExitCode.USAGE);
+}
 await program.parseAsync(process.argv);

@@ -1,0 +1,60 @@
+/** The store commands: get, set, del, rev, stat, ls, walk. Each returns its exit code. */
+import type { CoordClient } from '../../client.ts';
+import { ExitCode, jsonValue } from '../output.ts';
+
+async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+export async function get(client: CoordClient, path: string, opts: { rev?: number; json?: boolean }): Promise<number> {
+  const r = await client.get(path, opts.rev !== undefined ? { rev: opts.rev } : {});
+  if (r.value === null) {
+    process.stderr.write(`NOENT: ${path} does not exist${opts.rev !== undefined ? ` at revision ${opts.rev}` : ''}\n`);
+    return ExitCode.REFUSED;
+  }
+  if (opts.json) process.stdout.write(`${JSON.stringify({ path, rev: r.rev, ...jsonValue(r.value) })}\n`);
+  else process.stdout.write(r.value);
+  return ExitCode.OK;
+}
+
+export async function set(client: CoordClient, path: string, rev: number | undefined, opts: { value?: string; ephemeral?: boolean }): Promise<number> {
+  const value = opts.value !== undefined ? Buffer.from(opts.value) : await readStdin();
+  const newRev = await client.set(path, value, { rev: rev ?? -1, ephemeral: opts.ephemeral === true });
+  process.stdout.write(`${newRev}\n`);
+  if (opts.ephemeral) {
+    // An ephemeral file lives as long as its session: this one ends when the command does.
+    process.stderr.write('note: the file is ephemeral and goes when this command exits\n');
+  }
+  return ExitCode.OK;
+}
+
+export async function del(client: CoordClient, path: string, rev: number | undefined): Promise<number> {
+  const r = await client.del(path, { rev: rev ?? -1 });
+  process.stdout.write(`${r.rev}\n`);
+  return ExitCode.OK;
+}
+
+export async function rev(client: CoordClient): Promise<number> {
+  process.stdout.write(`${await client.rev()}\n`);
+  return ExitCode.OK;
+}
+
+export async function stat(client: CoordClient, path: string, opts: { rev?: number }): Promise<number> {
+  const r = await client.stat(path, opts.rev !== undefined ? { rev: opts.rev } : {});
+  process.stdout.write(`${JSON.stringify({ path, ...r })}\n`);
+  return r.kind === 'missing' ? ExitCode.REFUSED : ExitCode.OK;
+}
+
+export async function ls(client: CoordClient, path: string, opts: { rev?: number }): Promise<number> {
+  const { names } = await client.getdir(path, opts.rev !== undefined ? { rev: opts.rev } : {});
+  for (const n of names) process.stdout.write(`${n}\n`);
+  return ExitCode.OK;
+}
+
+export async function walk(client: CoordClient, glob: string, opts: { rev?: number }): Promise<number> {
+  const { files } = await client.walk(glob, opts.rev !== undefined ? { rev: opts.rev } : {});
+  for (const f of files) process.stdout.write(`${JSON.stringify({ path: f.path, rev: f.rev, ...jsonValue(f.value) })}\n`);
+  return ExitCode.OK;
+}
