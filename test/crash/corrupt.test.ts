@@ -1,0 +1,117 @@
+/**
+ * Damaged data directories: the server must refuse to start, with a message naming the directory
+ * and what is wrong, and must not start empty over the data. Each case builds a real data
+ * directory with a real server, damages it the way disks and people do (a foreign directory,
+ * a garbage CURRENT file, a log entry gone from the middle, a value whose checksum fails), and
+ * runs `coord server` on it as a child process.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Level } from 'level';
+import { afterAll, describe, expect, it } from 'vitest';
+import { connect } from '../../client/index.ts';
+import { removeDir, spawnServer, startTestServer, tempDir } from '../helpers/server.ts';
+
+const dirs: string[] = [];
+afterAll(() => dirs.forEach(removeDir));
+
+/** A data directory holding `writes` acknowledged writes, with the server stopped. */
+async function populated(writes: number, snapshotEveryEntries = 50_000): Promise<string> {
+  const server = await startTestServer({ snapshotEveryEntries });
+  dirs.push(server.dataDir);
+  const client = await connect({ urls: server.url });
+  for (let i = 0; i < writes; i++) await client.set(`/k/${i % 7}`, `v${i}`);
+  await client.close();
+  await server.close();
+  return server.dataDir;
+}
+
+/** Opens the raw LevelDB the way the server lays it out, to damage one record. */
+async function withRawLog(dir: string, fn: (log: ReturnType<Level<Uint8Array, Uint8Array>['sublevel']>, meta: ReturnType<Level<Uint8Array, Uint8Array>['sublevel']>) => Promise<void>): Promise<void> {
+  const db = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' });
+  await db.open();
+  const opts = { keyEncoding: 'view', valueEncoding: 'view' } as const;
+  try {
+    await fn(db.sublevel<Uint8Array, Uint8Array>('log', opts) as never, db.sublevel<Uint8Array, Uint8Array>('meta', opts) as never);
+  } finally {
+    await db.close();
+  }
+}
+
+function indexKey(i: number): Buffer {
+  const b = Buffer.alloc(8);
+  b.writeBigUInt64BE(BigInt(i));
+  return b;
+}
+
+async function refusal(dir: string): Promise<string> {
+  const err = await spawnServer(dir).then(
+    (s) => {
+      s.proc.kill('SIGKILL');
+      throw new Error('the server started on a damaged data directory');
+    },
+    (e: Error) => e.message,
+  );
+  return err;
+}
+
+describe('damaged data directories stop the server', () => {
+  it('refuses a non-empty directory that is not a coord data directory', async () => {
+    const dir = tempDir();
+    dirs.push(dir);
+    writeFileSync(join(dir, 'notes.txt'), 'precious');
+    const message = await refusal(dir);
+    expect(message).toContain('cannot start');
+    expect(message).toContain(dir);
+    expect(message).toContain('not a coord data directory');
+  });
+
+  it('refuses a database LevelDB cannot open (garbage CURRENT)', async () => {
+    const dir = await populated(5);
+    writeFileSync(join(dir, 'CURRENT'), 'MANIFEST-999999\n');
+    const message = await refusal(dir);
+    expect(message).toContain(`cannot open the database in ${dir}`);
+  });
+
+  it('refuses a log with an entry missing from the middle', async () => {
+    const dir = await populated(20);
+    await withRawLog(dir, async (log) => log.del(indexKey(10)));
+    expect(await refusal(dir)).toContain('log entry 10 is missing');
+  });
+
+  it('refuses a log entry whose checksum fails, and leaves the data in place', async () => {
+    const dir = await populated(20);
+    await withRawLog(dir, async (log) => {
+      const v = Buffer.from((await log.get(indexKey(7)))!);
+      v[v.length - 1]! ^= 0xff;
+      await log.put(indexKey(7), v);
+    });
+    expect(await refusal(dir)).toContain('log entry 7 fails its checksum');
+    await withRawLog(dir, async (log) => {
+      expect(await log.get(indexKey(19))).toBeDefined();
+    });
+  });
+
+  it('refuses a snapshot whose checksum fails', async () => {
+    const dir = await populated(30, 10);
+    await withRawLog(dir, async (_log, meta) => {
+      const v = Buffer.from((await meta.get(Buffer.from('snapshot')))!);
+      v[10]! ^= 0x01;
+      await meta.put(Buffer.from('snapshot'), v);
+    });
+    expect(await refusal(dir)).toContain('meta/snapshot fails its checksum');
+  });
+
+  it('starts normally on the same data when nothing is damaged', async () => {
+    const dir = await populated(12, 5);
+    const server = await spawnServer(dir);
+    try {
+      const client = await connect({ urls: server.url });
+      expect(await client.rev()).toBe(12);
+      await client.close();
+    } finally {
+      server.proc.kill('SIGTERM');
+      await server.exited;
+    }
+  });
+});
