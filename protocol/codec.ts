@@ -37,3 +37,22 @@ export function decode(frame: Uint8Array): unknown {
     throw new FrameError(`frame is not valid msgpack: ${(err as Error).message}`);
   }
 }
+
+const WATCH_KEY = packr.pack('watch');
+const EVENTS_KEY = packr.pack('events');
+
+/**
+ * The push `{ watch: id, events }` with `events` already encoded: the same message `encode`
+ * would give (with a fixmap header), built without re-encoding the events for every watcher.
+ */
+export function encodeWatchPush(watchId: number, encodedEvents: Uint8Array): Uint8Array {
+  const id = packr.pack(watchId);
+  const out = new Uint8Array(1 + WATCH_KEY.length + id.length + EVENTS_KEY.length + encodedEvents.length);
+  let at = 0;
+  out[at++] = 0x82; // a map of two entries
+  for (const part of [WATCH_KEY, id, EVENTS_KEY, encodedEvents]) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}

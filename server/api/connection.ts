@@ -9,7 +9,7 @@
  */
 import type { FastifyBaseLogger } from 'fastify';
 import type { WebSocket } from 'ws';
-import { decode, encode, FrameError } from '../../protocol/codec.ts';
+import { decode, encode, encodeWatchPush, FrameError } from '../../protocol/codec.ts';
 import { CloseCode, CoordError, ErrorCode, type ErrorBody } from '../../protocol/errors.ts';
 import { limits, PROTOCOL_VERSION } from '../../protocol/limits.ts';
 import type { Event, HelloRequest, Request } from '../../protocol/messages.ts';
@@ -187,8 +187,9 @@ export class Connection implements WatchSink {
   // ------------------------------------------------------------ WatchSink
 
   sendEvents(w: Watch, events: Event[]): void {
-    // One push per revision: a client never sees half of a transaction.
-    this.send({ watch: w.id, events });
+    // One push per revision (a client never sees half of a transaction); the events are encoded
+    // once however many watchers receive them.
+    this.sendFrame(encodeWatchPush(w.id, encodedEvents(events)));
   }
 
   answerWait(w: Watch, event: Event): void {
@@ -225,7 +226,11 @@ export class Connection implements WatchSink {
 
   private send(message: unknown): void {
     if (this.closed) return;
-    const frame = encode(message);
+    this.sendFrame(encode(message));
+  }
+
+  private sendFrame(frame: Uint8Array): void {
+    if (this.closed) return;
     this.pendingBytes += frame.byteLength;
     if (this.pendingBytes > limits.socketBufferedBytesHigh) this.congested = true;
     this.socket.send(frame, { binary: true }, () => this.onSent(frame.byteLength));
@@ -255,6 +260,15 @@ export class Connection implements WatchSink {
     this.inflight.clear();
     this.log.info({ code, reason, session: this.session?.id }, 'connection closed');
   }
+}
+
+/** Encoded event lists, shared by every watcher that receives the same list. */
+const encodedCache = new WeakMap<Event[], Uint8Array>();
+
+function encodedEvents(events: Event[]): Uint8Array {
+  let bytes = encodedCache.get(events);
+  if (bytes === undefined) encodedCache.set(events, (bytes = encode(events)));
+  return bytes;
 }
 
 /** Marks a dispatch whose answer is sent later (a WAIT) or already sent (a WATCH). */

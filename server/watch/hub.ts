@@ -45,17 +45,24 @@ export class Watch {
   }
 }
 
+/** Live watches sharing one glob: it is matched once per event for all of them. */
+interface GlobGroup {
+  glob: Glob;
+  watches: Set<Watch>;
+}
+
 export class WatchHub {
   /** Live watches on one literal path. */
   private readonly exact = new Map<string, Set<Watch>>();
-  /** Live watches with a wildcard. */
-  private readonly wild = new Set<Watch>();
+  /** Live watches with a wildcard, grouped by glob. */
+  private readonly wild = new Map<string, GlobGroup>();
   private readonly lagging = new Set<Watch>();
 
   constructor(private readonly store: Store) {}
 
   get liveCount(): number {
-    let n = this.wild.size;
+    let n = 0;
+    for (const g of this.wild.values()) n += g.watches.size;
     for (const set of this.exact.values()) n += set.size;
     return n;
   }
@@ -110,42 +117,66 @@ export class WatchHub {
 
   private goLive(w: Watch): void {
     w.live = true;
+    const source = w.glob.source;
     if (w.glob.isLiteral) {
-      let set = this.exact.get(w.glob.source);
-      if (set === undefined) this.exact.set(w.glob.source, (set = new Set()));
+      let set = this.exact.get(source);
+      if (set === undefined) this.exact.set(source, (set = new Set()));
       set.add(w);
     } else {
-      this.wild.add(w);
+      let group = this.wild.get(source);
+      if (group === undefined) this.wild.set(source, (group = { glob: w.glob, watches: new Set() }));
+      group.watches.add(w);
     }
   }
 
   private leaveLive(w: Watch): void {
     if (!w.live) return;
     w.live = false;
+    const source = w.glob.source;
     if (w.glob.isLiteral) {
-      const set = this.exact.get(w.glob.source);
+      const set = this.exact.get(source);
       set?.delete(w);
-      if (set?.size === 0) this.exact.delete(w.glob.source);
+      if (set?.size === 0) this.exact.delete(source);
     } else {
-      this.wild.delete(w);
+      const group = this.wild.get(source);
+      group?.watches.delete(w);
+      if (group?.watches.size === 0) this.wild.delete(source);
     }
   }
 
   /** A revision was applied: deliver its events to the live watches they match. */
   onRevision(rev: number, events: Event[]): void {
+    if (events.length === 1) {
+      // The common case: every matching watch gets the same list, so the connection layer can
+      // encode it once for all of them.
+      const path = events[0]!.path;
+      const exact = this.exact.get(path);
+      if (exact !== undefined) for (const w of [...exact]) this.deliverLive(w, rev, events);
+      for (const group of [...this.wild.values()]) {
+        if (group.glob.matches(path)) for (const w of [...group.watches]) this.deliverLive(w, rev, events);
+      }
+    } else {
+      this.deliverEach(rev, events);
+    }
+    if (this.lagging.size > 0) this.checkLagging(rev);
+  }
+
+  /** A revision with several events: each watch gets the subset it matches, in path order. */
+  private deliverEach(rev: number, events: Event[]): void {
     const matched = new Map<Watch, Event[]>();
-    const add = (w: Watch, e: Event): void => {
-      const list = matched.get(w);
-      if (list === undefined) matched.set(w, [e]);
-      else list.push(e);
+    const add = (ws: Iterable<Watch>, e: Event): void => {
+      for (const w of ws) {
+        const list = matched.get(w);
+        if (list === undefined) matched.set(w, [e]);
+        else list.push(e);
+      }
     };
     for (const e of events) {
       const set = this.exact.get(e.path);
-      if (set !== undefined) for (const w of set) add(w, e);
-      for (const w of this.wild) if (w.glob.matches(e.path)) add(w, e);
+      if (set !== undefined) add(set, e);
+      for (const group of this.wild.values()) if (group.glob.matches(e.path)) add(group.watches, e);
     }
     for (const [w, list] of matched) this.deliverLive(w, rev, list);
-    if (this.lagging.size > 0) this.checkLagging(rev);
   }
 
   private deliverLive(w: Watch, rev: number, events: Event[]): void {
