@@ -127,7 +127,7 @@ export class Connection implements WatchSink {
       const grant = await this.ctx.node.session(req.ttlMs, req.session);
       this.session = grant;
       clearTimeout(this.helloTimer);
-      this.log.info({ session: grant.id, resumed: grant.resumed }, 'session ready');
+      this.log.debug({ session: grant.id, resumed: grant.resumed }, 'session ready');
       return {
         version: PROTOCOL_VERSION,
         session: { id: grant.id, secret: grant.secret, ttlMs: grant.ttlMs },
@@ -246,7 +246,7 @@ export class Connection implements WatchSink {
 
   closeWith(code: number, reason: string): void {
     if (this.closed) return;
-    this.log.info({ code, reason }, 'closing connection');
+    this.log.debug({ code, reason }, 'closing connection');
     this.socket.close(code, reason.slice(0, 120));
     this.onClose(code, reason);
   }

@@ -46,7 +46,7 @@ export async function registerApi(app: FastifyInstance, options: ApiOptions): Pr
       socket.close(CloseCode.POLICY, draining ? 'server is shutting down' : 'too many connections');
       return;
     }
-    log.info('connection opened');
+    log.debug('connection opened');
     const conn = new Connection(socket, {
       node: options.node, log, draining: () => draining, onFatal: options.onFatal,
     }, log);
