@@ -354,6 +354,11 @@ export class CoordClient {
       if (err.code === 'UNAVAILABLE' && p.seq !== undefined) return;
       this.forget(id);
       p.reject(err);
+      // The server no longer knows our session: start a new one on a fresh connection.
+      if (err.code === 'SESSION_EXPIRED') {
+        this.markSessionLost();
+        this.link?.close(1000, 'session expired');
+      }
     } else {
       this.forget(id);
       p.resolve(msg.result);

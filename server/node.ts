@@ -37,6 +37,8 @@ export class CoordNode {
   readonly tracker: SessionTracker;
   private readonly revWaiters = new Set<{ rev: number; resolve(): void; reject(err: Error): void }>();
   private sessionTimer: NodeJS.Timeout | null = null;
+  /** Told when a session ends (closed or expired), after the store applied it. */
+  readonly sessionEndListeners = new Set<(sid: string, reason: 'close' | 'expire') => void>();
   private ready = false;
 
   private constructor(readonly driver: RaftDriver, clock: Clock) {
@@ -50,7 +52,10 @@ export class CoordNode {
         this.releaseRevWaiters(rev);
       },
       sessionOpened: (s) => this.tracker.add(s.id, s.ttlMs),
-      sessionEnded: (sid) => this.tracker.remove(sid),
+      sessionEnded: (sid, reason) => {
+        this.tracker.remove(sid);
+        for (const listener of this.sessionEndListeners) listener(sid, reason);
+      },
     };
   }
 

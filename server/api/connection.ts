@@ -180,7 +180,6 @@ export class Connection implements WatchSink {
     const sid = this.session!.id;
     const outcome = await this.ctx.node.propose({ t: 'close', sid });
     if (!outcome.ok) throw new CoordError(outcome.error.code, outcome.error.message);
-    setImmediate(() => this.closeWith(CloseCode.NORMAL, 'session closed'));
     return { rev: outcome.rev };
   }
 

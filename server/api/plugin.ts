@@ -40,6 +40,17 @@ export async function registerApi(app: FastifyInstance, options: ApiOptions): Pr
     return { ready, rev: options.node.store.rev, leader: options.node.driver.isLeader };
   });
 
+  // A connection whose session ended cannot do anything useful: close it, so its client learns
+  // at once (and, with the SDK, opens a new session).
+  options.node.sessionEndListeners.add((sid, reason) => {
+    for (const c of connections) {
+      if (c.sessionId === sid) {
+        if (reason === 'expire') setImmediate(() => c.closeWith(CloseCode.POLICY, 'session expired'));
+        else setImmediate(() => c.closeWith(CloseCode.NORMAL, 'session closed'));
+      }
+    }
+  });
+
   app.get(WS_PATH, { websocket: true }, (socket, req) => {
     const log = app.log.child({ conn: nextConnectionId++, remote: req.socket.remoteAddress });
     if (connections.size >= limits.connectionsMax || draining) {
