@@ -81,16 +81,22 @@ export class CoordError extends Error {
 
 /** WebSocket close codes the server uses, with the reason text sent beside them. */
 export const CloseCode = {
-  /** Normal close (client said bye, or server closed a finished session). */
+  /** Normal close: the connection's session was ended by a `close` request. */
   NORMAL: 1000,
   /** The server is shutting down. */
   GOING_AWAY: 1001,
   /** The frame could not be decoded as msgpack, or was a text frame. */
   PROTOCOL_ERROR: 1002,
-  /** A policy was broken: no hello in time, hello refused, too many connections. */
+  /**
+   * A policy was broken: a request before the hello, no hello in time, the session expired, too
+   * many connections. (A refused hello does not close the connection: the client may try again.)
+   */
   POLICY: 1008,
   /** The frame is larger than frameBytesMax. */
   TOO_BIG: 1009,
-  /** The server hit an internal error on this connection. */
+  /**
+   * Reserved for an internal error on one connection. Not sent today: a failed assertion stops
+   * the process instead.
+   */
   INTERNAL: 1011,
 } as const;

@@ -1,7 +1,8 @@
 /**
  * Every limit coord enforces, in one place, with its unit last in the name.
- * The server takes these as defaults; a few can be changed by flags (see server/config.ts),
- * and the protocol README documents each one. A test pins the values so a change is deliberate.
+ * The server takes these as defaults; today only the history window can be changed (the
+ * `--history` flag of `coord server`). protocol/README.md documents each one, and
+ * test/protocol/limits.test.ts pins the values so a change is deliberate.
  */
 export const limits = {
   /** Largest WebSocket frame (one msgpack message) the server accepts. */

@@ -71,6 +71,8 @@ function path(f: Fields, name = 'path'): string {
 
 function glob(f: Fields): string {
   if (f.glob === undefined) throw bad('glob is required');
+  // A glob of the wrong type is a malformed request, as for every other argument.
+  if (typeof f.glob !== 'string') throw bad('glob must be a string');
   const problem = globProblem(f.glob);
   if (problem !== null) {
     const code = problem.includes('longer than') ? ErrorCode.TOO_LARGE : ErrorCode.BAD_GLOB;
