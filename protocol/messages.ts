@@ -98,7 +98,8 @@ export type StatResult = (
 export interface GetdirResult { names: string[]; at: number; more: boolean }
 export interface WalkEntry { path: string; rev: number; value: Value }
 export interface WalkResult { files: WalkEntry[]; at: number; more: boolean }
-export interface WaitResult { event: Event }
+/** `event` is the first of `events`: every matching event of the revision that had any. */
+export interface WaitResult { event: Event; events: Event[] }
 export interface WatchResult { fromRev: number }
 export interface CancelResult { cancelled: boolean }
 export interface TxnResult { rev: number }

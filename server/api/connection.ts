@@ -29,10 +29,14 @@ export interface ConnectionContext {
 
 export class Connection implements WatchSink {
   private session: SessionGrant | null = null;
-  private helloInFlight = false;
-  /** Ids of requests not yet answered, and of open watches. */
+  /** The hello being answered: requests pipelined behind it wait for it. */
+  private helloInFlight: Promise<unknown> | null = null;
+  /** Ids of requests not yet answered (a WAIT stays here until its event). */
   private readonly inflight = new Set<number>();
+  /** Open WAITs and WATCH streams by request id (a WATCH stays after its answer). */
   private readonly watches = new Map<number, Watch>();
+  /** WAIT/WATCH ids cancelled before they started. */
+  private readonly cancelledEarly = new Set<number>();
   private pendingBytes = 0;
   congested = false;
   private closed = false;
@@ -70,8 +74,9 @@ export class Connection implements WatchSink {
       return this.closeWith(CloseCode.PROTOCOL_ERROR, 'each message must be a map with a non-negative integer id');
     }
     if (this.session !== null) this.ctx.node.tracker.touch(this.session.id);
-    if (this.inflight.has(id)) {
-      return this.respondError(id, new CoordError(ErrorCode.BAD_REQUEST, `request id ${id} is already in flight`), false);
+    if (this.inflight.has(id) || this.watches.has(id)) {
+      // An answer under this id could not be told from the first request's: a client bug.
+      return this.closeWith(CloseCode.PROTOCOL_ERROR, `request id ${id} is already in flight`);
     }
     if (this.inflight.size >= limits.requestsInflightPerConnectionMax) {
       return this.respondError(id, new CoordError(
@@ -96,6 +101,7 @@ export class Connection implements WatchSink {
   private async dispatch(req: Request): Promise<unknown> {
     if (this.ctx.draining()) throw new CoordError(ErrorCode.UNAVAILABLE, 'the server is shutting down');
     if (req.op === 'hello') return this.hello(req);
+    if (this.session === null && this.helloInFlight !== null) await this.helloInFlight.catch(() => {});
     if (this.session === null) {
       throw new CoordError(ErrorCode.HELLO_REQUIRED, `send a hello (protocol version ${PROTOCOL_VERSION}) first`);
     }
@@ -111,7 +117,7 @@ export class Connection implements WatchSink {
       case 'set': return handlers.set(node, sid, req);
       case 'del': return handlers.del(node, sid, req);
       case 'txn': return handlers.txn(node, sid, req);
-      case 'wait': return this.startWatch(req.id, req.glob, req.rev ?? 1, true);
+      case 'wait': return this.startWatch(req.id, req.glob, req.rev, true);
       case 'watch': return this.startWatch(req.id, req.glob, req.fromRev, false);
       case 'cancel': return this.cancel(req.target);
       case 'close': return this.closeSession();
@@ -119,12 +125,13 @@ export class Connection implements WatchSink {
   }
 
   private async hello(req: HelloRequest & { id: number }): Promise<unknown> {
-    if (this.session !== null || this.helloInFlight) {
+    if (this.session !== null || this.helloInFlight !== null) {
       throw new CoordError(ErrorCode.HELLO_REQUIRED, 'hello was already sent on this connection');
     }
-    this.helloInFlight = true;
+    const granting = this.ctx.node.session(req.ttlMs, req.session);
+    this.helloInFlight = granting;
     try {
-      const grant = await this.ctx.node.session(req.ttlMs, req.session);
+      const grant = await granting;
       this.session = grant;
       clearTimeout(this.helloTimer);
       this.log.debug({ session: grant.id, resumed: grant.resumed }, 'session ready');
@@ -135,12 +142,15 @@ export class Connection implements WatchSink {
         rev: this.ctx.node.store.rev,
       };
     } finally {
-      this.helloInFlight = false;
+      this.helloInFlight = null;
     }
   }
 
+  /**
+   * Starts a WAIT (`once`) or a WATCH. Registered before anything is awaited, so a cancel sent
+   * right behind it finds it. A WATCH is answered with `{ fromRev }` before its first events.
+   */
   private async startWatch(id: number, glob: string, fromRev: number | undefined, once: boolean): Promise<unknown> {
-    await this.ctx.node.readAt(undefined);
     if (this.watches.size >= limits.watchesPerConnectionMax) {
       throw new CoordError(ErrorCode.LIMIT, `over ${limits.watchesPerConnectionMax} watches on this connection`);
     }
@@ -148,18 +158,20 @@ export class Connection implements WatchSink {
     this.watches.set(id, w);
     const hub = this.ctx.node.hub;
     try {
+      await this.ctx.node.readAt(undefined);
+      if (this.cancelledEarly.delete(id)) throw new CoordError(ErrorCode.CANCELLED, 'cancelled by the client');
+      const from = Math.max(1, fromRev ?? this.ctx.node.store.rev + 1);
       if (once) {
-        hub.wait(w, fromRev ?? 1);
+        hub.wait(w, from);
         return KEEP;
       }
-      const from = fromRev ?? this.ctx.node.store.rev + 1;
-      // The response goes first, then the events from history (sent synchronously by watch()).
-      this.respond(id, { fromRev: from }, true);
+      // The answer goes first, then the events from history (sent synchronously by watch()).
+      this.respond(id, { fromRev: from });
       hub.watch(w, from);
       return KEEP;
     } catch (err) {
       hub.remove(w);
-      if (once) {
+      if (once || !this.inflightAnswered(id)) {
         this.watches.delete(id);
         throw err;
       }
@@ -168,9 +180,19 @@ export class Connection implements WatchSink {
     }
   }
 
+  /** True once the request `id` has been answered (it left `inflight`). */
+  private inflightAnswered(id: number): boolean {
+    return !this.inflight.has(id);
+  }
+
   private cancel(target: number): unknown {
     const w = this.watches.get(target);
     if (w === undefined) return { cancelled: false };
+    if (!w.live && !w.started) {
+      // Still being set up (its start awaits a read barrier): it will answer CANCELLED itself.
+      this.cancelledEarly.add(target);
+      return { cancelled: true };
+    }
     this.ctx.node.hub.remove(w);
     this.end(w, { code: ErrorCode.CANCELLED, message: 'cancelled by the client' });
     return { cancelled: true };
@@ -191,24 +213,22 @@ export class Connection implements WatchSink {
     this.sendFrame(encodeWatchPush(w.id, encodedEvents(events)));
   }
 
-  answerWait(w: Watch, event: Event): void {
+  answerWait(w: Watch, events: Event[]): void {
     this.watches.delete(w.id);
-    this.respond(w.id, { event });
+    this.respond(w.id, { event: events[0], events });
   }
 
   end(w: Watch, error: ErrorBody): void {
     if (!this.watches.has(w.id)) return;
     this.watches.delete(w.id);
-    this.inflight.delete(w.id);
-    if (w.once) this.respondError(w.id, new CoordError(error.code, error.message, error.details), false);
+    if (w.once) this.respondError(w.id, new CoordError(error.code, error.message, error.details), true);
     else this.send({ watch: w.id, end: error });
   }
 
   // ------------------------------------------------------------ output
 
-  /** `keepOpen`: the id stays in flight (a watch that goes on after its response). */
-  private respond(id: number, result: unknown, keepOpen = false): void {
-    if (!keepOpen) this.inflight.delete(id);
+  private respond(id: number, result: unknown): void {
+    this.inflight.delete(id);
     this.send({ id, result });
   }
 

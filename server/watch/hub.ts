@@ -21,8 +21,8 @@ export interface WatchSink {
   readonly congested: boolean;
   /** Delivers events of one revision to a stream watch. */
   sendEvents(watch: Watch, events: Event[]): void;
-  /** Answers a WAIT with its event. */
-  answerWait(watch: Watch, event: Event): void;
+  /** Answers a WAIT with the matching events of the first revision that has any. */
+  answerWait(watch: Watch, events: Event[]): void;
   /** Ends a watch or WAIT with an error (the hub has already forgotten it). */
   end(watch: Watch, error: ErrorBody): void;
 }
@@ -30,6 +30,8 @@ export interface WatchSink {
 export class Watch {
   /** Next revision whose events this watch has not seen. */
   nextRev = 0;
+  /** Set once the hub has it (wait() or watch() called). */
+  started = false;
   live = false;
   ended = false;
   readonly glob: Glob;
@@ -69,18 +71,21 @@ export class WatchHub {
 
   /** Starts a WAIT from `fromRev`: answered at once from history, or by the first new match. */
   wait(w: Watch, fromRev: number): void {
+    w.started = true;
     const found = this.store.firstEvent(w.glob, fromRev);
     if (found !== undefined) {
       w.ended = true;
-      w.sink.answerWait(w, found);
+      w.sink.answerWait(w, this.store.eventsAt(found.rev).filter((e) => w.glob.matches(e.path)));
       return;
     }
-    w.nextRev = this.store.rev + 1;
+    // Nothing yet: the first revision it may take is the later of the next one and fromRev.
+    w.nextRev = Math.max(this.store.rev + 1, fromRev);
     this.goLive(w);
   }
 
   /** Starts a WATCH from `fromRev` (TOO_LATE thrown if history no longer reaches it). */
   watch(w: Watch, fromRev: number): void {
+    w.started = true;
     w.nextRev = this.store.checkEventsFrom(fromRev);
     this.catchUp(w);
   }
@@ -180,9 +185,12 @@ export class WatchHub {
   }
 
   private deliverLive(w: Watch, rev: number, events: Event[]): void {
+    // A live watch's cursor only matters while it is ahead of the head (it asked for a future
+    // revision); behind that, every revision it is offered is new to it.
+    if (rev < w.nextRev) return;
     if (w.once) {
       this.remove(w);
-      w.sink.answerWait(w, events[0]!);
+      w.sink.answerWait(w, events);
     } else if (w.sink.congested) {
       // Hold this revision and everything after it until the socket drains.
       this.leaveLive(w);
