@@ -6,9 +6,7 @@
  * another language would see. Each test follows one README statement: the hello bytes, framing
  * and close codes, ids and out-of-order responses, Doozer's conditional-write rule, DEL of a
  * missing file, TOO_LATE details, WATCH/cancel ordering, sessions, seq dedupe and the HTTP
- * endpoints. Waiting is by message, never by clock. The deviations listed at the end of the
- * README are written as `it.fails` with the behaviour a client would expect: when one is fixed,
- * its test starts failing, and the README section must be updated.
+ * endpoints. Waiting is by message, never by clock.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -194,15 +192,32 @@ describe('ids, pipelining and order', () => {
     expect(wait.result.event).toMatchObject({ path: p, rev: set.rev, kind: 'set' });
   });
 
-  it('an id in flight cannot be reused until its request is finished', async () => {
+  it('an id may be reused once its request is finished', async () => {
     const { c } = await session();
     const p = fresh();
     const { rev } = await c.result({ id: 1, op: 'rev' });
     c.send({ id: 7, op: 'wait', glob: p, rev: rev + 1 });
-    expect((await c.errorOf({ id: 7, op: 'rev' })).code).toBe('BAD_REQUEST');
     await c.result({ id: 8, op: 'set', path: p, value: 'x' });
     expect((await c.response(7)).result.event.path).toBe(p);
     expect(await c.result({ id: 7, op: 'rev' })).toEqual({ rev: expect.any(Number) });
+  });
+
+  it('reusing an id still in flight closes the connection with 1002', async () => {
+    const { c } = await session();
+    const { rev } = await c.result({ id: 1, op: 'rev' });
+    c.send({ id: 7, op: 'wait', glob: fresh(), rev: rev + 1 });
+    c.send({ id: 7, op: 'rev' });
+    const closed = await c.whenClosed;
+    expect(closed.code).toBe(1002);
+    expect(closed.reason).toContain('already in flight');
+  });
+
+  it('a request pipelined behind the hello is served once the hello is', async () => {
+    const c = await connect();
+    c.send({ id: 0, op: 'hello', version: 1 });
+    c.send({ id: 1, op: 'rev' });
+    expect((await c.response(0)).result.session.id).toEqual(expect.any(String));
+    expect((await c.response(1)).result).toEqual({ rev: expect.any(Number) });
   });
 });
 
@@ -422,33 +437,52 @@ describe('HTTP endpoints', () => {
   });
 });
 
-describe('known deviations (README "Known deviations in this version")', () => {
-  it.fails('a WAIT ahead of the head waits for that revision', async () => {
+describe('WAIT and WATCH ahead of the head', () => {
+  it('a WAIT for a future revision takes nothing before it', async () => {
     const { c } = await session();
     const p = fresh();
     const { rev } = await c.result({ id: 1, op: 'rev' });
     c.send({ id: 2, op: 'wait', glob: p, rev: rev + 3 });
     for (let i = 0; i < 3; i++) await c.result({ id: 10 + i, op: 'set', path: p, value: String(i) });
-    expect((await c.response(2)).result.event.rev).toBeGreaterThanOrEqual(rev + 3);
+    const r = (await c.response(2)).result;
+    expect(r.event.rev).toBe(rev + 3);
+    expect(text(r.event.value)).toBe('2');
   });
 
-  it.fails('a WATCH ahead of the head starts at fromRev', async () => {
+  it('a WATCH from a future revision starts there', async () => {
     const { c } = await session();
     const p = fresh();
     const { rev } = await c.result({ id: 1, op: 'rev' });
-    await c.result({ id: 2, op: 'watch', glob: p, fromRev: rev + 3 });
+    expect(await c.result({ id: 2, op: 'watch', glob: p, fromRev: rev + 3 })).toEqual({ fromRev: rev + 3 });
     for (let i = 0; i < 3; i++) await c.result({ id: 10 + i, op: 'set', path: p, value: String(i) });
-    expect((await c.next((m) => m.watch === 2)).events[0].rev).toBeGreaterThanOrEqual(rev + 3);
+    expect((await c.next((m) => m.watch === 2)).events[0].rev).toBe(rev + 3);
   });
 
-  it.fails('a request pipelined behind the hello is served', async () => {
-    const c = await connect();
-    c.send({ id: 0, op: 'hello', version: 1 });
-    c.send({ id: 1, op: 'rev' });
-    expect((await c.response(1)).result).toEqual({ rev: expect.any(Number) });
+  it('a WAIT with no rev takes the next change, not history', async () => {
+    const { c } = await session();
+    const p = fresh();
+    await c.result({ id: 1, op: 'set', path: p, value: 'old' });
+    c.send({ id: 2, op: 'wait', glob: p });
+    const { rev } = await c.result({ id: 3, op: 'set', path: p, value: 'new' });
+    expect((await c.response(2)).result.event.rev).toBe(rev);
   });
 
-  it.fails('a cancel right behind its WAIT cancels it', async () => {
+  it('a WAIT answers every matching event of the revision it found', async () => {
+    const { c } = await session();
+    const dir = fresh('d');
+    const { rev } = await c.result({ id: 1, op: 'rev' });
+    c.send({ id: 2, op: 'wait', glob: `${dir}/*`, rev: rev + 1 });
+    await c.result({ id: 3, op: 'txn', conds: [], ops: [
+      { op: 'set', path: `${dir}/b`, value: '2' }, { op: 'set', path: `${dir}/a`, value: '1' },
+    ] });
+    const r = (await c.response(2)).result;
+    expect(r.events.map((e: Msg) => e.path)).toEqual([`${dir}/a`, `${dir}/b`]);
+    expect(r.event).toEqual(r.events[0]);
+  });
+});
+
+describe('cancel and limits', () => {
+  it('a cancel right behind its WAIT cancels it', async () => {
     const { c } = await session();
     const { rev } = await c.result({ id: 1, op: 'rev' });
     // Both frames in one socket write, so the server reads them together.
@@ -458,13 +492,16 @@ describe('known deviations (README "Known deviations in this version")', () => {
     c.send({ id: 3, op: 'cancel', target: 2 });
     socket.uncork();
     expect((await c.response(3)).result).toEqual({ cancelled: true });
+    expect((await c.response(2)).error.code).toBe('CANCELLED');
   });
 
-  it.fails('a connection full of watches can still cancel one', async () => {
+  it('a connection full of watches can still cancel one, and refuses one more', async () => {
     const { c } = await session();
     const p = fresh();
-    for (let i = 1; i <= limits.requestsInflightPerConnectionMax; i++) c.send({ id: i, op: 'watch', glob: p });
-    await c.response(limits.requestsInflightPerConnectionMax);
+    const max = limits.watchesPerConnectionMax;
+    for (let i = 1; i <= max; i++) c.send({ id: i, op: 'watch', glob: p });
+    await c.response(max);
+    expect((await c.errorOf({ id: max + 1, op: 'watch', glob: p })).code).toBe('LIMIT');
     const r = await c.call({ id: 0, op: 'cancel', target: 1 });
     expect(r.result).toEqual({ cancelled: true });
   });
