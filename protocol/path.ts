@@ -13,6 +13,15 @@ import { limits } from './limits.ts';
 const COMPONENT = /^[A-Za-z0-9._-]+$/;
 const GLOB_COMPONENT = /^[A-Za-z0-9._*?-]+$/;
 
+/**
+ * True if `s` is a string over limits.pathBytesMax bytes. The error code is chosen from this,
+ * not from the problem's text, which quotes the caller's input (a component "longer than" must
+ * not turn BAD_PATH into TOO_LARGE).
+ */
+function tooLong(s: unknown): boolean {
+  return typeof s === 'string' && Buffer.byteLength(s) > limits.pathBytesMax;
+}
+
 /** Why `path` is not a valid path, or null if it is. */
 export function pathProblem(path: unknown): string | null {
   if (typeof path !== 'string') return 'path must be a string';
@@ -38,7 +47,7 @@ export function isValidPath(path: unknown): path is string {
 export function checkPath(path: unknown): string {
   const problem = pathProblem(path);
   if (problem === null) return path as string;
-  const code = problem.includes('longer than') ? ErrorCode.TOO_LARGE : ErrorCode.BAD_PATH;
+  const code = tooLong(path) ? ErrorCode.TOO_LARGE : ErrorCode.BAD_PATH;
   throw new CoordError(code, `${problem}: ${JSON.stringify(path)}`);
 }
 
@@ -90,7 +99,7 @@ export interface Glob {
 export function compileGlob(glob: unknown): Glob {
   const problem = globProblem(glob);
   if (problem !== null) {
-    const code = problem.includes('longer than') ? ErrorCode.TOO_LARGE : ErrorCode.BAD_GLOB;
+    const code = tooLong(glob) ? ErrorCode.TOO_LARGE : ErrorCode.BAD_GLOB;
     throw new CoordError(code, `${problem}: ${JSON.stringify(glob)}`);
   }
   const source = glob as string;

@@ -200,8 +200,13 @@ export class Store {
       }
     };
     const effective: TxnOp[] = [];
+    const seen = new Set<string>();
     for (const op of ops) {
       const p = op.path;
+      // Two writes to one path would share a revision: refuse it here, since a committed
+      // command that fails an assertion would stop every replica, on every replay.
+      if (seen.has(p)) return failure(ErrorCode.BAD_REQUEST, `${p} appears twice in one txn`, { path: p });
+      seen.add(p);
       for (let a = parentPath(p); a !== '/'; a = parentPath(a)) {
         if (isFile(a)) return failure(ErrorCode.NOTDIR, `${a} is a file, so ${p} cannot exist`, { path: a });
       }
