@@ -18,7 +18,8 @@ const GLOB_COMPONENT = /^[A-Za-z0-9._*?-]+$/;
  * not from the problem's text, which quotes the caller's input (a component "longer than" must
  * not turn BAD_PATH into TOO_LARGE).
  */
-function tooLong(s: unknown): boolean {
+/** True if `s` is a string over limits.pathBytesMax UTF-8 bytes. */
+export function tooLong(s: unknown): boolean {
   return typeof s === 'string' && Buffer.byteLength(s) > limits.pathBytesMax;
 }
 
@@ -93,6 +94,8 @@ export interface Glob {
   readonly literalPrefix: string;
   /** True if the glob has no wildcard: it matches exactly one path. */
   readonly isLiteral: boolean;
+  /** False when no path strictly below directory `dir` can match: a walk may skip it. */
+  mayMatchBelow(dir: string): boolean;
 }
 
 /** Compiles a glob, throwing BAD_GLOB (or TOO_LARGE) unless it is valid. */
@@ -112,6 +115,26 @@ export function compileGlob(glob: unknown): Glob {
     matches: isLiteral ? (p) => p === source : (p) => regex.test(p),
     literalPrefix,
     isLiteral,
+    mayMatchBelow: belowMatcher(source),
+  };
+}
+
+/**
+ * Component by component: a directory can hold a match only if each of its components matches
+ * the glob's component at that depth and the glob goes deeper; a `**` anywhere on the way lets
+ * anything through (it can span components).
+ */
+function belowMatcher(glob: string): (dir: string) => boolean {
+  const parts = pathComponents(glob).map((c) =>
+    c.includes('**') ? null : new RegExp(`^${globToRegexSource(c)}$`));
+  return (dir) => {
+    const names = pathComponents(dir);
+    for (let i = 0; i < names.length; i++) {
+      const part = parts[i];
+      if (part === null) return true;
+      if (part === undefined || !part.test(names[i]!)) return false;
+    }
+    return names.length < parts.length;
   };
 }
 

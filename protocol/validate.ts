@@ -5,7 +5,7 @@
 import { CoordError, ErrorCode } from './errors.ts';
 import { limits, PROTOCOL_VERSION } from './limits.ts';
 import { ops, type Op, type Request, type RequestBody, type TxnCondition, type TxnOp } from './messages.ts';
-import { checkPath, globProblem } from './path.ts';
+import { checkPath, globProblem, tooLong } from './path.ts';
 
 type Fields = Record<string, unknown>;
 
@@ -75,7 +75,7 @@ function glob(f: Fields): string {
   if (typeof f.glob !== 'string') throw bad('glob must be a string');
   const problem = globProblem(f.glob);
   if (problem !== null) {
-    const code = problem.includes('longer than') ? ErrorCode.TOO_LARGE : ErrorCode.BAD_GLOB;
+    const code = tooLong(f.glob) ? ErrorCode.TOO_LARGE : ErrorCode.BAD_GLOB;
     throw new CoordError(code, `${problem}: ${JSON.stringify(f.glob)}`);
   }
   return f.glob as string;

@@ -300,7 +300,7 @@ export class Store {
       return { kind: 'file', rev: v.rev, length: v.value!.byteLength, ephemeral: v.owner !== null, at };
     }
     if (node !== undefined && node.isDirAt(at, this.revision)) {
-      return { kind: 'dir', rev: 0, children: this.liveChildren(node, at).length, at };
+      return { kind: 'dir', rev: 0, children: this.liveChildCount(node, at), at };
     }
     return { kind: 'missing', rev: 0, at };
   }
@@ -314,32 +314,31 @@ export class Store {
     if (node === undefined || !node.isDirAt(at, this.revision)) {
       throw new CoordError(ErrorCode.NOENT, `${path} does not exist`, { path });
     }
+    // A page ends at `limit` names or once it holds limits.pageBytesMax bytes of them.
     const names: string[] = [];
-    let more = false;
-    for (const name of this.liveChildren(node, at, after)) {
-      if (names.length === limit) {
-        more = true;
-        break;
-      }
+    let bytes = 0;
+    const sorted = node.sortedNames();
+    for (let i = after === undefined ? 0 : upperBound(sorted, after); i < sorted.length; i++) {
+      const name = sorted[i]!;
+      if (!node.children!.get(name)!.liveAt(at, this.revision)) continue;
+      if (names.length === limit || bytes >= limits.pageBytesMax) return { names, at, more: true };
       names.push(name);
+      bytes += name.length;
     }
-    return { names, at, more };
+    return { names, at, more: false };
   }
 
-  private liveChildren(node: TreeNode, at: number, after?: string): string[] {
-    const sorted = node.sortedNames();
-    let i = after === undefined ? 0 : upperBound(sorted, after);
-    const out: string[] = [];
-    for (; i < sorted.length; i++) {
-      const name = sorted[i]!;
-      if (node.children!.get(name)!.liveAt(at, this.revision)) out.push(name);
-    }
-    return out;
+  private liveChildCount(node: TreeNode, at: number): number {
+    let n = 0;
+    if (node.children !== null) for (const child of node.children.values()) if (child.liveAt(at, this.revision)) n++;
+    return n;
   }
+
 
   /**
    * Every file matching `glob`, in tree order (depth first, children sorted), starting after the
-   * path `after`, up to `limit` files or limits.pageBytesMax value bytes.
+   * path `after`, up to `limit` files or limits.pageBytesMax bytes of paths and values.
+   * Directories that cannot hold a match are not entered.
    */
   walk(globSource: string, rev?: number, after?: string, limit: number = limits.pageEntriesDefault): WalkResult {
     const at = this.readRev(rev);
@@ -356,12 +355,12 @@ export class Store {
             return false;
           }
           files.push({ path: node.path, rev: v.rev, value: v.value! });
-          bytes += v.value!.byteLength;
+          bytes += node.path.length + v.value!.byteLength;
         }
       } else if (!isUnder(after, node.path)) {
         return true; // the whole subtree comes before `after`
       }
-      if (node.children === null) return true;
+      if (node.children === null || !glob.mayMatchBelow(node.path)) return true;
       for (const name of node.sortedNames()) {
         if (!visit(node.children.get(name)!)) return false;
       }

@@ -26,8 +26,15 @@ async function populated(writes: number, snapshotEveryEntries = 50_000): Promise
   return server.dataDir;
 }
 
+/** The part of a sublevel these tests use. */
+interface RawSublevel {
+  get(key: Uint8Array): Promise<Uint8Array | undefined>;
+  put(key: Uint8Array, value: Uint8Array): Promise<void>;
+  del(key: Uint8Array): Promise<void>;
+}
+
 /** Opens the raw LevelDB the way the server lays it out, to damage one record. */
-async function withRawLog(dir: string, fn: (log: ReturnType<Level<Uint8Array, Uint8Array>['sublevel']>, meta: ReturnType<Level<Uint8Array, Uint8Array>['sublevel']>) => Promise<void>): Promise<void> {
+async function withRawLog(dir: string, fn: (log: RawSublevel, meta: RawSublevel) => Promise<void>): Promise<void> {
   const db = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' });
   await db.open();
   const opts = { keyEncoding: 'view', valueEncoding: 'view' } as const;

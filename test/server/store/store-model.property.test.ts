@@ -425,7 +425,7 @@ describe('Store agrees with a Map-based model', () => {
       ),
       runs(300, 0xc0_0d),
     );
-  });
+  }, 180_000); // seconds alone, but a busy 2-core machine running other suites stretches it
 
   it('through long runs with a history of 1 to 3 revisions (heavy compaction)', () => {
     fc.assert(
@@ -436,5 +436,5 @@ describe('Store agrees with a Map-based model', () => {
       ),
       runs(60, 0x5eed),
     );
-  });
+  }, 180_000);
 });
