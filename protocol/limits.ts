@@ -21,7 +21,7 @@ export const limits = {
   connectionsMax: 10_000,
   /** Entries names returned by one GETDIR page / files by one WALK page, at most. */
   pageEntriesMax: 10_000,
-  /** Value bytes in one WALK page; the page ends after the entry that crosses this. */
+  /** Bytes of names (GETDIR) or paths and values (WALK) in one page; it ends after the entry that crosses this. */
   pageBytesMax: 1024 * 1024,
   /** Default page size when the request names none. */
   pageEntriesDefault: 1000,
