@@ -83,6 +83,10 @@ interface ActiveWatch {
   stream: WatchStream;
   /** True once the server acknowledged it on the current connection. */
   open: boolean;
+  /** True once it was sent to a server (answered or not). */
+  sent: boolean;
+  /** The revision after the newest one this client had seen when watch() was called. */
+  floorRev: number;
 }
 
 type StateListener = (state: ClientState, previous: ClientState) => void;
@@ -106,6 +110,8 @@ export class CoordClient {
   private sessionLost = false;
   private currentState: ClientState = 'connecting';
   private readonly listeners = new Set<StateListener>();
+  /** The newest store revision any answer has shown: a lower bound on the server's head. */
+  private headSeen = 0;
   private lastHeardMs = 0;
   private lastSentMs = 0;
   private pingTimer: NodeJS.Timeout | null = null;
@@ -337,6 +343,7 @@ export class CoordClient {
       return;
     }
     if (typeof msg.watch === 'number') return this.onWatchPush(msg.watch, msg);
+    this.noteRevision(msg.result);
     const id = msg.id as number;
     const raw = this.rawPending.get(id);
     if (raw !== undefined) {
@@ -363,6 +370,12 @@ export class CoordClient {
       this.forget(id);
       p.resolve(msg.result);
     }
+  }
+
+  private noteRevision(result: unknown): void {
+    if (typeof result !== 'object' || result === null) return;
+    const { rev, at } = result as { rev?: unknown; at?: unknown };
+    for (const r of [rev, at]) if (typeof r === 'number' && r > this.headSeen) this.headSeen = r;
   }
 
   private forget(id: number): void {
@@ -507,7 +520,7 @@ export class CoordClient {
       stream.fail(new ClientClosedError());
       return stream;
     }
-    const w: ActiveWatch = { stream, open: false };
+    const w: ActiveWatch = { stream, open: false, sent: false, floorRev: this.headSeen + 1 };
     this.watches.set(id, w);
     if (options.signal !== undefined) {
       if (options.signal.aborted) stream.cancel();
@@ -518,6 +531,12 @@ export class CoordClient {
   }
 
   private openWatch(id: number, w: ActiveWatch): void {
+    // "From the next revision" means next when watch() was called. If the request cannot go out
+    // now, or went out and its answer was lost with the connection, the server's "next" would be
+    // later and skip what happened meanwhile: start after the newest revision seen at the call
+    // instead (the stream may then include a few changes from just before the call, never a gap).
+    if (w.stream.fromRev === undefined && (w.sent || !this.linkReady)) w.stream.fromRev = w.floorRev;
+    if (this.linkReady) w.sent = true;
     const fromRev = w.stream.resumeRev();
     this.sendFrame(id, { op: 'watch', glob: w.stream.glob, ...(fromRev !== undefined ? { fromRev } : {}) });
   }

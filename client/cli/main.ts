@@ -2,10 +2,11 @@
  * The `coord` command line: the server, and a shell client for every operation and recipe.
  * Exit codes: 0 success; 1 the server refused (stderr starts with the error code, e.g.
  * `REV_MISMATCH: ...`); 2 usage error; 3 no server reachable or timeout; 4 a lock, slot or
- * leadership was lost while the command ran.
+ * leadership was lost while the command ran; 128+N stopped by signal N before it was done (a
+ * `coord lock` interrupted while waiting does not report success). lock/claim/elect otherwise exit
+ * with CMD's code.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { runServer, serverDefaults } from '../../server/main.ts';
 import type { CoordClient } from '../client.ts';
 import * as kv from './commands/kv.ts';
 import { claimRun, electRun, lockRun } from './commands/run.ts';
@@ -25,9 +26,18 @@ function intArg(min: number, what = 'an integer') {
 const revArg = intArg(-1, 'a revision');
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
+// The server (fastify, level) takes longer to load than a client command takes to run: load it
+// only when the command line asks for it.
+const serverMain = process.argv.slice(2).includes('server') ? await import('../../server/main.ts') : null;
+
 const interrupted = new AbortController();
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(sig, () => interrupted.abort(new Error(`interrupted by ${sig}`)));
+/** Exit code for a command stopped by a signal before it finished: the shell's 128 + signal. */
+let interruptedCode: number = ExitCode.OK;
+for (const [sig, n] of [['SIGINT', 2], ['SIGTERM', 15]] as const) {
+  process.on(sig, () => {
+    interruptedCode = 128 + n;
+    interrupted.abort(new Error(`interrupted by ${sig}`));
+  });
 }
 
 const program = new Command('coord')
@@ -42,7 +52,8 @@ const program = new Command('coord')
   })
   .addHelpText('after', `
 Exit codes: 0 ok; 1 refused by the server (stderr starts with the code, e.g. REV_MISMATCH);
-2 usage; 3 no server reachable or timeout; 4 lock/slot/leadership lost while CMD ran.
+2 usage; 3 no server reachable or timeout; 4 lock/slot/leadership lost while CMD ran;
+130/143 interrupted (SIGINT/SIGTERM) before done. lock/claim/elect: otherwise CMD's exit code.
 
 Examples:
   coord server                                   # start a server on 127.0.0.1:7070, data in ./coord-data
@@ -63,7 +74,8 @@ function clientAction<A extends unknown[]>(fn: (client: CoordClient, ...args: A)
       client = await open(opts);
       code = await fn(client, ...args);
     } catch (err) {
-      code = interrupted.signal.aborted ? ExitCode.OK : reportError(err);
+      // Interrupted before it was done (waiting for a lock, say): not a success.
+      code = interrupted.signal.aborted ? interruptedCode : reportError(err);
     }
     await client?.close().catch(() => {});
     process.exit(code);
@@ -73,15 +85,15 @@ function clientAction<A extends unknown[]>(fn: (client: CoordClient, ...args: A)
 program
   .command('server')
   .description('run a single-node server')
-  .option('--host <host>', 'address to listen on', serverDefaults.host)
-  .option('--port <port>', 'port to listen on (0: any free port)', intArg(0), serverDefaults.port)
-  .option('--data <dir>', 'data directory (created if missing)', serverDefaults.data)
-  .option('--history <revisions>', 'revisions of history to keep', intArg(1), serverDefaults.history)
-  .option('--snapshot-every <entries>', 'snapshot the store every N log entries', intArg(1), serverDefaults.snapshotEvery)
-  .option('--log-level <level>', 'fatal|error|warn|info|debug|silent', serverDefaults.logLevel)
+  .option('--host <host>', 'address to listen on', serverMain?.serverDefaults.host)
+  .option('--port <port>', 'port to listen on (0: any free port)', intArg(0), serverMain?.serverDefaults.port)
+  .option('--data <dir>', 'data directory (created if missing)', serverMain?.serverDefaults.data)
+  .option('--history <revisions>', 'revisions of history to keep', intArg(1), serverMain?.serverDefaults.history)
+  .option('--snapshot-every <entries>', 'snapshot the store every N log entries', intArg(1), serverMain?.serverDefaults.snapshotEvery)
+  .option('--log-level <level>', 'fatal|error|warn|info|debug|silent', serverMain?.serverDefaults.logLevel)
   .addHelpText('after', '\nExamples:\n  coord server\n  coord server --host 0.0.0.0 --port 7070 --data /var/lib/coord\n')
   .action(async (o) => {
-    await runServer({
+    await serverMain!.runServer({
       host: o.host, port: o.port, data: o.data, history: o.history,
       snapshotEvery: o.snapshotEvery, logLevel: o.logLevel,
     });
@@ -96,29 +108,35 @@ program
   .action(clientAction((c, path: string, o: { rev?: number; json?: boolean }) => kv.get(c, path, o)));
 
 program
-  .command('set <path> [rev]')
-  .description('set a file from stdin (or --value); print the new revision. REV: -1 or omitted = unconditional, 0 = create only, N = only if unchanged since N')
+  .command('set')
+  .argument('<path>', 'the file to set')
+  .argument('[rev]', '-1 or omitted = unconditional, 0 = create only, N = only if unchanged since N', revArg)
+  .description('set a file from stdin (or --value); print the new revision')
   .option('--value <value>', 'the value (instead of reading stdin)')
   .option('--ephemeral', 'bind the file to this command\'s session (gone when it exits)')
   .addHelpText('after', '\nExamples:\n  printf world | coord set /hello 0\n  coord set /config/mode --value fast\n  coord set /hello 71 --value again    # compare-and-set against rev 71\n')
-  .action(clientAction((c, path: string, rev: string | undefined, o: { value?: string; ephemeral?: boolean }) =>
-    kv.set(c, path, rev === undefined ? undefined : revArg(rev), o)));
+  .action(clientAction((c, path: string, rev: number | undefined, o: { value?: string; ephemeral?: boolean }) =>
+    kv.set(c, path, rev, o)));
 
 program
-  .command('del <path> [rev]')
+  .command('del')
+  .argument('<path>', 'the file to delete')
+  .argument('[rev]', '-1 or omitted = unconditional, N = only if unchanged since N', revArg)
   .description('delete a file (REV as for set); print the store revision')
   .addHelpText('after', '\nExamples:\n  coord del /hello\n  coord del /hello 71\n')
-  .action(clientAction((c, path: string, rev: string | undefined) => kv.del(c, path, rev === undefined ? undefined : revArg(rev))));
+  .action(clientAction((c, path: string, rev: number | undefined) => kv.del(c, path, rev)));
 
 program
   .command('rev')
   .description('print the current store revision')
+  .addHelpText('after', '\nExamples:\n  coord rev\n  coord wait /hello $(( $(coord rev) + 1 ))\n')
   .action(clientAction((c) => kv.rev(c)));
 
 program
   .command('stat <path>')
   .description('print {"path","kind","rev",...} (kind: file, dir or missing; missing exits 1)')
   .option('--rev <rev>', 'as it was at this revision', intArg(0))
+  .addHelpText('after', '\nExamples:\n  coord stat /hello\n  coord stat /services --rev 40\n')
   .action(clientAction((c, path: string, o: { rev?: number }) => kv.stat(c, path, o)));
 
 program
@@ -136,11 +154,12 @@ program
   .action(clientAction((c, glob: string, o: { rev?: number }) => kv.walk(c, glob, o)));
 
 program
-  .command('wait <glob> [rev]')
+  .command('wait')
+  .argument('<glob>', 'the paths to wait for')
+  .argument('[rev]', 'the first revision to consider', intArg(0))
   .description('wait for the first change at revision ≥ REV (default: the next one) matching GLOB; print it as a JSON line')
   .addHelpText('after', "\nExamples:\n  coord wait /hello\n  coord wait '/config/**' 120\n")
-  .action(clientAction((c, glob: string, rev: string | undefined) =>
-    watching.wait(c, glob, rev === undefined ? undefined : intArg(0)(rev), interrupted.signal)));
+  .action(clientAction((c, glob: string, rev: number | undefined) => watching.wait(c, glob, rev, interrupted.signal)));
 
 program
   .command('watch <glob>')
@@ -157,10 +176,13 @@ program
   .action(clientAction((c, path: string, cmd: string[], o: { wait?: number }) => lockRun(c, path, cmd, interrupted.signal, o.wait)));
 
 program
-  .command('claim <prefix> <n> <cmd...>')
+  .command('claim')
+  .argument('<prefix>', 'the slots are PREFIX/0 … PREFIX/(N-1)')
+  .argument('<n>', 'how many slots', intArg(1, 'a slot count'))
+  .argument('<cmd...>', 'the command to run (after --) and its arguments')
   .description('claim one of N slots PREFIX/0..N-1 and run CMD holding it (COORD_SLOT, COORD_SLOTS, COORD_LOCK_TOKEN); waits while all are held')
   .addHelpText('after', '\nExamples:\n  coord claim /jobs/partitions 10 -- ./worker.sh\n')
-  .action(clientAction((c, prefix: string, n: string, cmd: string[]) => claimRun(c, prefix, intArg(1, 'a slot count')(n), cmd, interrupted.signal)));
+  .action(clientAction((c, prefix: string, n: number, cmd: string[]) => claimRun(c, prefix, n, cmd, interrupted.signal)));
 
 program
   .command('elect <path> <cmd...>')

@@ -15,7 +15,7 @@ export interface ViewUpdate {
   /** Paths set (or changed) and deleted since the previous update. */
   set: string[];
   deleted: string[];
-  /** Every matching file now: path → { value, rev }. */
+  /** Every matching file at `rev`: path → { value, rev } (a copy: later updates leave it as it is). */
   files: ReadonlyMap<string, WalkEntry>;
 }
 
@@ -24,7 +24,7 @@ export async function* liveView(client: CoordClient, glob: string, signal?: Abor
   for (;;) {
     const read = await client.walk(glob, { signal });
     const next = new Map(read.files.map((f) => [f.path, f]));
-    yield { rev: read.at, ...diff(files, next), files: next };
+    yield { rev: read.at, ...diff(files, next), files: new Map(next) };
     files = next;
     const stream = client.watch(glob, { fromRev: read.at + 1, signal });
     try {
@@ -60,7 +60,7 @@ async function* follow(stream: WatchStream, files: Map<string, WalkEntry>): Asyn
         }
       }
     }
-    yield { rev: batch[batch.length - 1]!.rev, set: [...set], deleted: [...deleted], files };
+    yield { rev: batch[batch.length - 1]!.rev, set: [...set], deleted: [...deleted], files: new Map(files) };
   }
 }
 

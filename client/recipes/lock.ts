@@ -14,7 +14,7 @@
 import { checkPath } from '../../protocol/path.ts';
 import type { CoordClient, Value } from '../client.ts';
 import { RevMismatchError } from '../errors.ts';
-import { deadlineSignal, watchLoss } from './signals.ts';
+import { claimWrite, deadlineSignal, watchLoss } from './signals.ts';
 
 export interface Lock {
   /** The fencing token: rises with every grant of this lock. */
@@ -41,7 +41,12 @@ let contenderCounter = 0;
 
 async function createContender(client: CoordClient, path: string, info: Value, signal?: AbortSignal) {
   const key = `${path}/${client.sessionId}-${++contenderCounter}`;
-  const token = await client.set(key, info, { rev: 0, ephemeral: true, signal });
+  // Not abandoned on abort (see claimWrite): a contender file left behind would block the queue.
+  const token = await claimWrite(
+    client.set(key, info, { rev: 0, ephemeral: true }),
+    signal,
+    (rev) => client.del(key, { rev }),
+  );
   return { key, token };
 }
 

@@ -5,6 +5,7 @@
  */
 import { checkPath, joinPath } from '../../protocol/path.ts';
 import type { CoordClient, Value } from '../client.ts';
+import { RevMismatchError } from '../errors.ts';
 import { liveView } from './live-view.ts';
 import { watchLoss } from './signals.ts';
 
@@ -16,6 +17,7 @@ export interface Registration {
   readonly lost: AbortSignal;
   /** Replaces the info (keeps the registration ephemeral). */
   update(info: Value): Promise<void>;
+  /** Removes the registration if it is still this one (not one that replaced it). */
   deregister(): Promise<void>;
 }
 
@@ -38,7 +40,12 @@ export async function register(client: CoordClient, dir: string, id: string, inf
     },
     deregister: async () => {
       loss.stop();
-      await client.del(path);
+      // Only our own version: a newer instance that registered the same id keeps its entry.
+      try {
+        await client.del(path, { rev });
+      } catch (err) {
+        if (!(err instanceof RevMismatchError)) throw err;
+      }
     },
   };
 }

@@ -19,6 +19,34 @@ export function deadlineSignal(signal: AbortSignal | undefined, timeoutMs: numbe
   return AbortSignal.any(signals);
 }
 
+/**
+ * Runs the write that creates a claim (a lock contender, a slot file) so that the caller may
+ * abort it. The write itself is never abandoned: the server may already have applied it, and an
+ * ephemeral file nobody knows about would block the lock or slot until the session ends. If the
+ * caller aborts first, this rejects at once and `undo` runs on the write's result when it comes.
+ */
+export function claimWrite<T>(write: Promise<T>, signal: AbortSignal | undefined, undo: (result: T) => Promise<unknown>): Promise<T> {
+  if (signal === undefined) return write;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      reject(signal.reason);
+      write.then(undo).catch(() => {});
+    };
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    write.then(
+      (r) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(r);
+      },
+      (err) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
 export interface Loss {
   signal: AbortSignal;
   stop(): void;

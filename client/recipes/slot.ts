@@ -10,7 +10,7 @@
 import { checkPath } from '../../protocol/path.ts';
 import type { CoordClient, Value } from '../client.ts';
 import { RevMismatchError } from '../errors.ts';
-import { deadlineSignal, watchLoss } from './signals.ts';
+import { claimWrite, deadlineSignal, watchLoss } from './signals.ts';
 
 export interface SlotClaim {
   /** The slot number, 0 … n-1. */
@@ -41,7 +41,12 @@ export async function claimSlot(client: CoordClient, prefix: string, n: number, 
       const path = `${prefix}/${slot}`;
       if (held.has(path)) continue;
       try {
-        const token = await client.set(path, info, { rev: 0, ephemeral: true, signal });
+        // Not abandoned on abort (see claimWrite): a slot file left behind would stay held.
+        const token = await claimWrite(
+          client.set(path, info, { rev: 0, ephemeral: true }),
+          signal,
+          (rev) => client.del(path, { rev }),
+        );
         return claimed(client, slot, path, token);
       } catch (err) {
         if (!(err instanceof RevMismatchError)) throw signal?.aborted ? signal.reason : err;

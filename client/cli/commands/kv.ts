@@ -44,7 +44,10 @@ export async function rev(client: CoordClient): Promise<number> {
 export async function stat(client: CoordClient, path: string, opts: { rev?: number }): Promise<number> {
   const r = await client.stat(path, opts.rev !== undefined ? { rev: opts.rev } : {});
   process.stdout.write(`${JSON.stringify({ path, ...r })}\n`);
-  return r.kind === 'missing' ? ExitCode.REFUSED : ExitCode.OK;
+  if (r.kind !== 'missing') return ExitCode.OK;
+  // Exit 1 always comes with the error code first on stderr, for scripts.
+  process.stderr.write(`NOENT: ${path} does not exist${opts.rev !== undefined ? ` at revision ${opts.rev}` : ''}\n`);
+  return ExitCode.REFUSED;
 }
 
 export async function ls(client: CoordClient, path: string, opts: { rev?: number }): Promise<number> {

@@ -18,15 +18,20 @@ export function runWhileHeld(held: Held, argv: string[], env: Record<string, str
     const [cmd, ...args] = argv;
     const child = spawn(cmd!, args, { stdio: 'inherit', env: { ...process.env, ...env } });
     let lost = false;
+    let cannotRun = false;
     const onLost = () => {
       lost = true;
       process.stderr.write(`coord: lost: ${(held.lost.reason as Error)?.message ?? 'claim lost'}; stopping the command\n`);
       child.kill('SIGTERM');
     };
     const onSignal = () => child.kill('SIGTERM');
-    held.lost.addEventListener('abort', onLost, { once: true });
-    signal.addEventListener('abort', onSignal, { once: true });
+    // A claim lost (or a signal received) before these listeners existed must still count.
+    if (held.lost.aborted) onLost();
+    else held.lost.addEventListener('abort', onLost, { once: true });
+    if (signal.aborted) onSignal();
+    else signal.addEventListener('abort', onSignal, { once: true });
     child.on('error', (err) => {
+      cannotRun = true;
       process.stderr.write(`coord: cannot run ${cmd}: ${err.message}\n`);
     });
     child.on('close', async (code, sig) => {
@@ -34,7 +39,8 @@ export function runWhileHeld(held: Held, argv: string[], env: Record<string, str
       signal.removeEventListener('abort', onSignal);
       await held.release().catch(() => {});
       if (lost) return resolve(ExitCode.LOST);
-      if (code === null && sig === null) return resolve(127);
+      // The shell's code for a command that cannot be run (spawn reports a negative errno).
+      if (cannotRun || (code === null && sig === null)) return resolve(127);
       resolve(code ?? 128 + (signalNumber(sig) ?? 0));
     });
   });
