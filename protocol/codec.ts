@@ -34,7 +34,9 @@ export function decode(frame: Uint8Array): unknown {
   try {
     return packr.unpack(frame);
   } catch (err) {
-    throw new FrameError(`frame is not valid msgpack: ${(err as Error).message}`);
+    // msgpackr's message may quote what it decoded: keep only its first words.
+    const why = String((err as Error).message).split(/[{[:]/)[0]!.trim().slice(0, 60);
+    throw new FrameError(`frame is not valid msgpack${why ? ` (${why})` : ''}`);
   }
 }
 

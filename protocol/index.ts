@@ -4,3 +4,4 @@ export * from './messages.ts';
 export * from './path.ts';
 export * from './codec.ts';
 export * from './validate.ts';
+export * from './describe.ts';

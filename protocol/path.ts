@@ -7,6 +7,7 @@
  * run within a component) and `**` (any run, across components). Globs are anchored at both
  * ends, as in Doozer: `/a/*` matches `/a/b` but not `/a/b/c`; `/a/**` matches both.
  */
+import { describe } from './describe.ts';
 import { CoordError, ErrorCode } from './errors.ts';
 import { limits } from './limits.ts';
 
@@ -49,7 +50,7 @@ export function checkPath(path: unknown): string {
   const problem = pathProblem(path);
   if (problem === null) return path as string;
   const code = tooLong(path) ? ErrorCode.TOO_LARGE : ErrorCode.BAD_PATH;
-  throw new CoordError(code, `${problem}: ${JSON.stringify(path)}`);
+  throw new CoordError(code, `${problem}: ${describe(path)}`);
 }
 
 /** The components of a valid path; `/` has none. */
@@ -103,7 +104,7 @@ export function compileGlob(glob: unknown): Glob {
   const problem = globProblem(glob);
   if (problem !== null) {
     const code = tooLong(glob) ? ErrorCode.TOO_LARGE : ErrorCode.BAD_GLOB;
-    throw new CoordError(code, `${problem}: ${JSON.stringify(glob)}`);
+    throw new CoordError(code, `${problem}: ${describe(glob)}`);
   }
   const source = glob as string;
   const regex = new RegExp(`^${globToRegexSource(source)}$`);

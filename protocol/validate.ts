@@ -5,6 +5,7 @@
 import { CoordError, ErrorCode } from './errors.ts';
 import { limits, PROTOCOL_VERSION } from './limits.ts';
 import { ops, type Op, type Request, type RequestBody, type TxnCondition, type TxnOp } from './messages.ts';
+import { describe } from './describe.ts';
 import { checkPath, globProblem, tooLong } from './path.ts';
 
 type Fields = Record<string, unknown>;
@@ -28,7 +29,7 @@ function int(f: Fields, name: string, min: number): number | undefined {
   const v = f[name];
   if (v === undefined || v === null) return undefined;
   if (!Number.isSafeInteger(v) || (v as number) < min) {
-    throw bad(`${name} must be an integer ≥ ${min}, got ${JSON.stringify(v)}`);
+    throw bad(`${name} must be an integer ≥ ${min}, got ${describe(v)}`);
   }
   return v as number;
 }
@@ -44,7 +45,7 @@ function writeRev(f: Fields, name = 'rev'): number | undefined {
   const v = f[name];
   if (v === undefined || v === null) return undefined;
   if (!Number.isSafeInteger(v) || (v as number) < -1) {
-    throw bad(`${name} must be -1 (unconditional) or a revision ≥ 0, got ${JSON.stringify(v)}`);
+    throw bad(`${name} must be -1 (unconditional) or a revision ≥ 0, got ${describe(v)}`);
   }
   return v as number;
 }
@@ -76,7 +77,7 @@ function glob(f: Fields): string {
   const problem = globProblem(f.glob);
   if (problem !== null) {
     const code = tooLong(f.glob) ? ErrorCode.TOO_LARGE : ErrorCode.BAD_GLOB;
-    throw new CoordError(code, `${problem}: ${JSON.stringify(f.glob)}`);
+    throw new CoordError(code, `${problem}: ${describe(f.glob)}`);
   }
   return f.glob as string;
 }
@@ -167,7 +168,7 @@ export function parseRequest(msg: unknown): Request {
   const op = msg.op;
   if (typeof op !== 'string') throw bad('op must be a string');
   if (!(ops as readonly string[]).includes(op)) {
-    throw new CoordError(ErrorCode.UNKNOWN_OP, `unknown op ${JSON.stringify(op)}`);
+    throw new CoordError(ErrorCode.UNKNOWN_OP, `unknown op ${describe(op)}`);
   }
   return { id, ...parseBody(op as Op, msg) } as Request;
 }

@@ -10,6 +10,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { WebSocket } from 'ws';
 import { decode, encode, encodeWatchPush, FrameError } from '../../protocol/codec.ts';
+import { truncateUtf8 } from '../../protocol/describe.ts';
 import { CloseCode, CoordError, ErrorCode, type ErrorBody } from '../../protocol/errors.ts';
 import { limits, PROTOCOL_VERSION } from '../../protocol/limits.ts';
 import type { Event, HelloRequest, Request } from '../../protocol/messages.ts';
@@ -49,7 +50,8 @@ export class Connection implements WatchSink {
   ) {
     socket.on('message', (data, isBinary) => this.onFrame(data as Buffer, isBinary));
     socket.on('close', (code, reason) => this.onClose(code, reason.toString()));
-    socket.on('error', (err) => this.log.warn({ err }, 'socket error'));
+    // Socket errors are the client's doing (bad frames, resets): worth a debug line, no more.
+    socket.on('error', (err) => this.log.debug({ err }, 'socket error'));
     this.helloTimer = setTimeout(() => {
       if (this.session === null) this.closeWith(CloseCode.POLICY, 'no hello within the time allowed');
     }, limits.helloTimeoutMs);
@@ -266,7 +268,8 @@ export class Connection implements WatchSink {
   closeWith(code: number, reason: string): void {
     if (this.closed) return;
     this.log.debug({ code, reason }, 'closing connection');
-    this.socket.close(code, reason.slice(0, 120));
+    // A close reason may be at most 123 bytes of UTF-8; ws throws past that.
+    this.socket.close(code, truncateUtf8(reason, 123));
     this.onClose(code, reason);
   }
 

@@ -27,7 +27,16 @@ export async function registerApi(app: FastifyInstance, options: ApiOptions): Pr
   let draining = false;
   let nextConnectionId = 1;
 
-  await app.register(websocket, { options: { maxPayload: limits.frameBytesMax } });
+  await app.register(websocket, {
+    options: { maxPayload: limits.frameBytesMax },
+    // The default handler logs at error level and terminates the socket, which can cut off the
+    // close frame ws is already sending (1009 for an oversized frame, 1007 for bad UTF-8).
+    // Those are client mistakes: log them quietly and let ws finish its close.
+    errorHandler: (err, socket, req) => {
+      req.log.debug({ err }, 'websocket error');
+      if (socket.readyState === socket.OPEN) socket.close(CloseCode.INTERNAL, 'internal error');
+    },
+  });
 
   app.get('/healthz', async (_req, reply) => {
     reply.code(draining ? 503 : 200);
