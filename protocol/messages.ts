@@ -50,7 +50,12 @@ export interface CancelRequest { op: 'cancel'; target: number }
 export interface PingRequest { op: 'ping' }
 export interface CloseRequest { op: 'close' }
 
-export interface TxnCondition { path: string; rev: Rev }
+/**
+ * A TXN condition. By default Doozer's rule: the file's rev must be ≤ `rev` (-1: always true;
+ * a missing file has rev 0). With `exact`, the file must exist and its rev be exactly `rev`:
+ * "only while this file is still the one I wrote", the check a lock holder's writes need.
+ */
+export interface TxnCondition { path: string; rev: Rev; exact?: boolean }
 export type TxnOp =
   | { op: 'set'; path: string; value: Value; rev?: Rev; ephemeral?: boolean }
   | { op: 'del'; path: string; rev?: Rev };

@@ -131,7 +131,9 @@ function txnConds(f: Fields): TxnCondition[] {
     if (!isPlainMap(c)) throw bad(`conds[${i}] must be a map`);
     const rev = writeRev(c);
     if (rev === undefined) throw bad(`conds[${i}].rev is required`);
-    return { path: path(c), rev };
+    const exact = bool(c, 'exact');
+    if (exact === true && rev < 1) throw bad(`conds[${i}]: an exact condition needs a rev ≥ 1 (a file's rev)`);
+    return exact === true ? { path: path(c), rev, exact } : { path: path(c), rev };
   });
 }
 

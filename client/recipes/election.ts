@@ -3,6 +3,7 @@
  * leader, and its file holds its id. The leader's fencing token (the rev of its file) rises
  * with every new leader.
  */
+import type { TxnCondition } from '../../protocol/messages.ts';
 import { checkPath } from '../../protocol/path.ts';
 import type { CoordClient } from '../client.ts';
 import { liveView } from './live-view.ts';
@@ -18,6 +19,8 @@ export interface Leadership {
   readonly token: number;
   /** Fires when leadership is lost (session ended, or the file went). */
   readonly lost: AbortSignal;
+  /** A TXN condition true only while this candidate leads (see Lock.guard). */
+  readonly guard: TxnCondition;
   resign(): Promise<void>;
 }
 
@@ -33,7 +36,7 @@ export class Election {
   /** Waits until this candidate leads. */
   async campaign(options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<Leadership> {
     const l: Lock = await lock(this.client, this.path, { ...options, info: this.id });
-    return { token: l.token, lost: l.lost, resign: () => l.release() };
+    return { token: l.token, lost: l.lost, guard: l.guard, resign: () => l.release() };
   }
 
   /** The current leader, or null when nobody campaigns. */

@@ -11,6 +11,7 @@
  * After every wait the recipe lists the contenders again and checks its own file is still there
  * with its rev before it reports success (the etcd#11456 lesson).
  */
+import type { TxnCondition } from '../../protocol/messages.ts';
 import { checkPath } from '../../protocol/path.ts';
 import type { CoordClient, Value } from '../client.ts';
 import { RevMismatchError } from '../errors.ts';
@@ -25,6 +26,11 @@ export interface Lock {
   readonly key: string;
   /** Fires when the lock is lost: the file went or changed, or the session ended. */
   readonly lost: AbortSignal;
+  /**
+   * A TXN condition true only while this holder's file is still there, unchanged: put it in a
+   * txn's `conds` and its writes apply only while the lock is held (etcd's IsOwner).
+   */
+  readonly guard: TxnCondition;
   /** Gives the lock up (deletes the file if still ours). Safe to call twice. */
   release(): Promise<void>;
 }
@@ -68,6 +74,7 @@ function held(client: CoordClient, path: string, key: string, token: number): Lo
   let released = false;
   return {
     token, path, key, lost: loss.signal,
+    guard: { path: key, rev: token, exact: true },
     release: async () => {
       if (released) return;
       released = true;

@@ -7,6 +7,7 @@
  * Spares all wake when a slot frees (one wins, the rest wait again): fine for fleets of tens;
  * a very large pool of spares would want a queue like the lock's.
  */
+import type { TxnCondition } from '../../protocol/messages.ts';
 import { checkPath } from '../../protocol/path.ts';
 import type { CoordClient, Value } from '../client.ts';
 import { RevMismatchError } from '../errors.ts';
@@ -19,6 +20,8 @@ export interface SlotClaim {
   /** Fencing token: the rev of the SET that claimed the slot. */
   readonly token: number;
   readonly lost: AbortSignal;
+  /** A TXN condition true only while this claim holds (see Lock.guard). */
+  readonly guard: TxnCondition;
   release(): Promise<void>;
 }
 
@@ -65,6 +68,7 @@ function claimed(client: CoordClient, slot: number, path: string, token: number)
   let released = false;
   return {
     slot, path, token, lost: loss.signal,
+    guard: { path, rev: token, exact: true },
     release: async () => {
       if (released) return;
       released = true;

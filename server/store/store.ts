@@ -45,10 +45,11 @@ function failure(code: ErrorCode, message: string, details?: Record<string, unkn
   return { ok: false, error };
 }
 
-function mismatch(path: string, given: number, fileRev: number): WriteOutcome {
+function mismatch(path: string, given: number, fileRev: number, exact = false): WriteOutcome {
+  const now = fileRev === 0 ? `${path} does not exist` : `${path} is at rev ${fileRev}`;
   return failure(
     ErrorCode.REV_MISMATCH,
-    `${path} is at rev ${fileRev}, newer than ${given}`,
+    exact ? `${now}, not exactly ${given}` : `${now}, newer than ${given}`,
     { path, rev: fileRev },
   );
 }
@@ -157,7 +158,8 @@ export class Store {
   private write(conds: TxnCondition[], ops: TxnOp[], sid: string | undefined): WriteOutcome {
     for (const c of conds) {
       const fileRev = this.fileRevNow(c.path);
-      if (c.rev !== -1 && c.rev < fileRev) return mismatch(c.path, c.rev, fileRev);
+      const holds = c.exact === true ? fileRev === c.rev : c.rev === -1 || c.rev >= fileRev;
+      if (!holds) return mismatch(c.path, c.rev, fileRev, c.exact === true);
     }
     const planned = this.plan(ops, sid);
     if (!Array.isArray(planned)) return planned;
