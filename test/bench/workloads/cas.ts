@@ -1,8 +1,9 @@
 /**
  * 4. cas — 16 clients increment one hot key: GET it, then SET n+1 with the rev they read
  * (compare-and-set). A REV_MISMATCH is a conflict: someone else got there first; read again.
- * ops = successful increments; latency = one increment, from its first read to its successful
- * write (conflicts and retries included).
+ * After a warm-up (a tenth of the duration, at most 1 s), ops = successful increments started
+ * in the measured window; latency = one increment, from its first read to its successful write
+ * (conflicts and retries included).
  *
  * Verified: the counter ends equal to the number of successful increments, each success was
  * acknowledged with a distinct revision, and the final rev is the last success's rev.
@@ -25,18 +26,24 @@ export const cas: Workload = {
     await clients[0]!.set(key, '0', { rev: 0 });
     const recorder = new LatencyRecorder();
     let successes = 0;
-    let conflicts = 0;
+    let measuredSuccesses = 0;
+    let measuredConflicts = 0;
     let maxRev = 0;
     const revs = new Set<number>();
     let failure: unknown = null;
-    const started = performance.now();
-    const meter = CpuMeter.start(ctx.serverPid);
+    let started = performance.now() + Math.min(1000, ctx.durationMs / 10);
+    let meter: CpuMeter | null = null;
+    const warm = setTimeout(() => {
+      started = performance.now();
+      meter = CpuMeter.start(ctx.serverPid);
+    }, started - performance.now());
     const deadline = started + ctx.durationMs;
 
     const worker = async (c: number): Promise<void> => {
       const client = clients[c]!;
       while (failure === null && performance.now() < deadline && successes < MAX_SUCCESSES) {
         const t = recorder.start();
+        const measured = meter !== null;
         for (;;) {
           const cur = await client.get(key);
           const n = Number(text(cur.value));
@@ -45,11 +52,14 @@ export const cas: Workload = {
             successes++;
             revs.add(rev);
             maxRev = Math.max(maxRev, rev);
-            recorder.stop(t);
+            if (measured) {
+              measuredSuccesses++;
+              recorder.stop(t);
+            }
             break;
           } catch (err) {
             if (!(err instanceof RevMismatchError)) throw err;
-            conflicts++;
+            if (measured) measuredConflicts++;
           }
         }
       }
@@ -57,8 +67,9 @@ export const cas: Workload = {
     await Promise.all(clients.map((_, c) => worker(c).catch((err) => {
       failure ??= err;
     })));
+    clearTimeout(warm);
     const elapsedMs = performance.now() - started;
-    const cpu = meter.read();
+    const cpu = (meter as CpuMeter | null)?.read() ?? {};
     if (failure !== null) throw failure;
 
     const final = await clients[0]!.get(key);
@@ -68,14 +79,14 @@ export const cas: Workload = {
     verify(final.rev === maxRev, `cas: the counter's rev is ${final.rev}, the last success was acknowledged at ${maxRev}`);
     const s = elapsedMs / 1000;
     return {
-      ops: successes,
+      ops: measuredSuccesses,
       elapsedMs,
       latency: recorder.summary(),
       extras: {
-        successesPerSec: successes / s,
-        conflictsPerSec: conflicts / s,
-        conflicts,
-        attemptsPerSuccess: (successes + conflicts) / Math.max(1, successes),
+        successesPerSec: measuredSuccesses / s,
+        conflictsPerSec: measuredConflicts / s,
+        conflicts: measuredConflicts,
+        attemptsPerSuccess: (measuredSuccesses + measuredConflicts) / Math.max(1, measuredSuccesses),
         ...cpu,
       },
       notes: [],
