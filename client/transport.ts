@@ -3,6 +3,7 @@
  * implementation below is the real one; tests may supply another.
  */
 import WebSocket from 'ws';
+import { corkForThisTurn } from '../protocol/cork.ts';
 import { WS_PATH } from '../protocol/limits.ts';
 
 export interface Link {
@@ -28,7 +29,10 @@ export const webSocketTransport: Transport = (url, timeoutMs) =>
     const ws = new WebSocket(endpoint(url), { handshakeTimeout: timeoutMs, perMessageDeflate: false });
     let opened = false;
     const link: Link = {
-      send: (frame) => ws.send(frame, { binary: true }),
+      send: (frame) => {
+        corkForThisTurn(ws);
+        ws.send(frame, { binary: true });
+      },
       close: (code, reason) => {
         try {
           ws.close(code, reason);

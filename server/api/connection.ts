@@ -10,6 +10,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { WebSocket } from 'ws';
 import { decode, encode, encodeWatchPush, FrameError } from '../../protocol/codec.ts';
+import { corkForThisTurn } from '../../protocol/cork.ts';
 import { truncateUtf8 } from '../../protocol/describe.ts';
 import { CloseCode, CoordError, ErrorCode, type ErrorBody } from '../../protocol/errors.ts';
 import { limits, PROTOCOL_VERSION } from '../../protocol/limits.ts';
@@ -254,6 +255,7 @@ export class Connection implements WatchSink {
     if (this.closed) return;
     this.pendingBytes += frame.byteLength;
     if (this.pendingBytes > limits.socketBufferedBytesHigh) this.congested = true;
+    corkForThisTurn(this.socket);
     this.socket.send(frame, { binary: true }, () => this.onSent(frame.byteLength));
   }
 
