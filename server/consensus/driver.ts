@@ -31,6 +31,11 @@ interface Pending {
 
 export class RaftDriver {
   private readonly pending = new Map<number, Pending>();
+  /**
+   * Commands this node proposed, by log index, applied as they are instead of decoded again
+   * from the entry (the same command either way: replay decodes what was encoded here).
+   */
+  private readonly proposed = new Map<number, Command>();
   private readonly appliedWaiters: { index: number; resolve(): void }[] = [];
   private applied: number;
   private appliedTerm: number;
@@ -115,6 +120,7 @@ export class RaftDriver {
       return Promise.reject(new CoordError(ErrorCode.UNAVAILABLE, 'this node is not the leader'));
     }
     const index = this.core.propose(encodeCommand(cmd));
+    this.proposed.set(index, cmd);
     this.kick();
     return new Promise((resolve, reject) => this.pending.set(index, { resolve, reject }));
   }
@@ -152,9 +158,11 @@ export class RaftDriver {
   private applyEntries(entries: Entry[]): void {
     for (const e of entries) {
       assert(e.index === this.applied + 1, `apply ${e.index} after ${this.applied}`);
+      const local = this.proposed.get(e.index);
+      if (local !== undefined) this.proposed.delete(e.index);
       const outcome: WriteOutcome = e.data.byteLength === 0
         ? { ok: true, rev: this.store.rev, changed: 0 }
-        : this.store.apply(decodeCommand(e.data));
+        : this.store.apply(local ?? decodeCommand(e.data));
       this.applied = e.index;
       this.appliedTerm = e.term;
       const p = this.pending.get(e.index);

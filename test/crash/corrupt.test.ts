@@ -86,14 +86,14 @@ describe('damaged data directories stop the server', () => {
     expect(await refusal(dir)).toContain('log entry 10 is missing');
   });
 
-  it('refuses a log entry whose checksum fails, and leaves the data in place', async () => {
+  it('refuses a log segment whose checksum fails, and leaves the data in place', async () => {
     const dir = await populated(20);
     await withRawLog(dir, async (log) => {
       const v = Buffer.from((await log.get(indexKey(7)))!);
       v[v.length - 1]! ^= 0xff;
       await log.put(indexKey(7), v);
     });
-    expect(await refusal(dir)).toContain('log entry 7 fails its checksum');
+    expect(await refusal(dir)).toContain('log segment at entry 7 fails its checksum');
     await withRawLog(dir, async (log) => {
       expect(await log.get(indexKey(19))).toBeDefined();
     });
