@@ -15,7 +15,10 @@ import type { LevelStorage } from '../storage/level-storage.ts';
 import { Packr } from 'msgpackr';
 import { RaftCore, type Entry } from './raft.ts';
 
-const snapshotPackr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
+const snapshotOptions = { useRecords: false, mapsAsObjects: true, moreTypes: false } as const;
+// A Packr keeps the largest buffer it ever packed into for reuse: one per snapshot, so the
+// tens of MiB a snapshot takes are garbage once it is written.
+const snapshotPacker = () => new Packr(snapshotOptions);
 
 export interface DriverOptions extends StoreOptions {
   nodeId: string;
@@ -62,7 +65,7 @@ export class RaftDriver {
     const snap = state.snapshot;
     const store = snap === null
       ? new Store(options)
-      : Store.fromSnapshot(snapshotPackr.unpack(snap.data) as StoreSnapshot, options);
+      : Store.fromSnapshot(snapshotPacker().unpack(snap.data) as StoreSnapshot, options);
     const last = state.entries[state.entries.length - 1];
     const core = new RaftCore(
       { id: options.nodeId, voters: [options.nodeId] },
@@ -184,7 +187,7 @@ export class RaftDriver {
   }
 
   private async snapshot(): Promise<void> {
-    const data = snapshotPackr.pack(this.store.toSnapshot());
+    const data = snapshotPacker().pack(this.store.toSnapshot());
     await this.storage.saveSnapshot({ index: this.applied, term: this.appliedTerm, data });
     this.snapshotIndex = this.applied;
   }

@@ -319,10 +319,11 @@ export class Store {
     // A page ends at `limit` names or once it holds limits.pageBytesMax bytes of them.
     const names: string[] = [];
     let bytes = 0;
-    const sorted = node.sortedNames();
+    const atHead = at === this.revision;
+    const sorted = atHead ? node.liveNames : node.sortedNames();
     for (let i = after === undefined ? 0 : upperBound(sorted, after); i < sorted.length; i++) {
       const name = sorted[i]!;
-      if (!node.children!.get(name)!.liveAt(at, this.revision)) continue;
+      if (!atHead && !node.children!.get(name)!.liveAt(at, this.revision)) continue;
       if (names.length === limit || bytes >= limits.pageBytesMax) return { names, at, more: true };
       names.push(name);
       bytes += name.length;
@@ -331,6 +332,7 @@ export class Store {
   }
 
   private liveChildCount(node: TreeNode, at: number): number {
+    if (at === this.revision) return node.liveNames.length;
     let n = 0;
     if (node.children !== null) for (const child of node.children.values()) if (child.liveAt(at, this.revision)) n++;
     return n;
@@ -363,7 +365,8 @@ export class Store {
         return true; // the whole subtree comes before `after`
       }
       if (node.children === null || !glob.mayMatchBelow(node.path)) return true;
-      for (const name of node.sortedNames()) {
+      // At the head only live children can hold a match; at an older revision any child may.
+      for (const name of at === this.revision ? node.liveNames : node.sortedNames()) {
         if (!visit(node.children.get(name)!)) return false;
       }
       return true;

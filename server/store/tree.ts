@@ -28,6 +28,12 @@ export class TreeNode {
   children: Map<string, TreeNode> | null = null;
   /** Live files in this subtree now, this node included. */
   liveFiles = 0;
+  /**
+   * Names of the children with something alive in them now, sorted. Reads at the head walk only
+   * these: a directory that saw much churn (a lock's contenders) keeps its dead children for
+   * history, and must not cost every current read a visit to each.
+   */
+  readonly liveNames: string[] = [];
   private sortedNamesCache: string[] | null = null;
 
   constructor(name: string, path: string, parent: TreeNode | null) {
@@ -102,7 +108,7 @@ export class TreeNode {
     if (child === undefined) {
       child = new TreeNode(name, this.path === '/' ? `/${name}` : `${this.path}/${name}`, this);
       this.children.set(name, child);
-      this.sortedNamesCache = null;
+      if (this.sortedNamesCache !== null) insertSorted(this.sortedNamesCache, name);
     }
     return child;
   }
@@ -110,8 +116,30 @@ export class TreeNode {
   removeChild(name: string): void {
     assert(this.children?.has(name), `removeChild: ${name} is not a child of ${this.path}`);
     this.children!.delete(name);
-    this.sortedNamesCache = null;
+    if (this.sortedNamesCache !== null) removeSorted(this.sortedNamesCache, name);
   }
+}
+
+/** Index of the first element of sorted `names` not less than `name`. */
+function lowerBound(names: string[], name: string): number {
+  let lo = 0;
+  let hi = names.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (names[mid]! < name) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function insertSorted(names: string[], name: string): void {
+  names.splice(lowerBound(names, name), 0, name);
+}
+
+function removeSorted(names: string[], name: string): void {
+  const i = lowerBound(names, name);
+  assert(names[i] === name, `removeSorted: ${name} missing`);
+  names.splice(i, 1);
 }
 
 export class Tree {
@@ -152,6 +180,10 @@ export class Tree {
     for (let n: TreeNode | null = node; n !== null; n = n.parent) {
       n.liveFiles += delta;
       assert(n.liveFiles >= 0, `liveFiles went negative at ${n.path}`);
+      if (n.parent === null) continue;
+      // A child turns live (0 → 1) or dead (1 → 0): its parent's live index follows.
+      if (delta > 0 && n.liveFiles === 1) insertSorted(n.parent.liveNames, n.name);
+      if (delta < 0 && n.liveFiles === 0) removeSorted(n.parent.liveNames, n.name);
     }
   }
 
