@@ -88,7 +88,7 @@ function value(f: Fields): Uint8Array {
   let bytes: Uint8Array;
   // A copy: a decoded bin is a view into the whole received frame, which the store would then
   // keep alive for as long as it keeps the value.
-  if (v instanceof Uint8Array) bytes = Buffer.from(v);
+  if (v instanceof Uint8Array) bytes = new Uint8Array(v);
   else if (typeof v === 'string') bytes = Buffer.from(v, 'utf8');
   else throw bad('value must be binary (msgpack bin) or a string');
   if (bytes.byteLength > limits.valueBytesMax) {
