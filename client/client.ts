@@ -36,6 +36,8 @@ export interface ConnectOptions {
   urls: string | string[];
   /** Session TTL: how long the server keeps the session (and its ephemeral files) without traffic. */
   sessionTtlMs?: number;
+  /** The shared secret, for a server started with COORD_TOKEN. */
+  token?: string;
   /** Give up the first connection after this long (ConnectionError). Default 10 s. */
   connectTimeoutMs?: number;
   /** Default time limit for a request, reconnects included (not for wait/watch). Default 30 s. */
@@ -95,7 +97,8 @@ const toBytes = (v: Value): Uint8Array => (typeof v === 'string' ? Buffer.from(v
 
 export class CoordClient {
   private readonly urls: string[];
-  private readonly options: Required<Omit<ConnectOptions, 'urls' | 'sessionTtlMs'>> & { sessionTtlMs?: number };
+  private readonly options: Required<Omit<ConnectOptions, 'urls' | 'sessionTtlMs' | 'token'>> & { sessionTtlMs?: number };
+  private readonly token: string | undefined;
   private link: Link | null = null;
   private linkReady = false;
   private urlIndex = 0;
@@ -132,6 +135,7 @@ export class CoordClient {
       transport: options.transport ?? webSocketTransport,
       sessionTtlMs: options.sessionTtlMs,
     };
+    this.token = options.token;
   }
 
   /** Connects and opens a session. Rejects with ConnectionError if no server answers in time. */
@@ -218,6 +222,7 @@ export class CoordClient {
         op: 'hello', version: PROTOCOL_VERSION,
         ...(resume ? { session: { id: resume.id, secret: resume.secret } } : {}),
         ...(this.options.sessionTtlMs !== undefined ? { ttlMs: this.options.sessionTtlMs } : {}),
+        ...(this.token !== undefined ? { token: this.token } : {}),
       })) as HelloResult;
     } catch (err) {
       if (err instanceof SessionExpiredError) {

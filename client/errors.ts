@@ -49,6 +49,7 @@ export const SlowConsumerError = errorClass(ErrorCode.SLOW_CONSUMER, 'SlowConsum
 export const SessionExpiredError = errorClass(ErrorCode.SESSION_EXPIRED, 'SessionExpiredError');
 export const HelloRequiredError = errorClass(ErrorCode.HELLO_REQUIRED, 'HelloRequiredError');
 export const BadVersionError = errorClass(ErrorCode.BAD_VERSION, 'BadVersionError');
+export const UnauthorizedError = errorClass(ErrorCode.UNAUTHORIZED, 'UnauthorizedError');
 export const UnavailableError = errorClass(ErrorCode.UNAVAILABLE, 'UnavailableError');
 export const InternalError = errorClass(ErrorCode.INTERNAL, 'InternalError');
 
@@ -71,6 +72,7 @@ export const errorClasses = {
   SESSION_EXPIRED: SessionExpiredError,
   HELLO_REQUIRED: HelloRequiredError,
   BAD_VERSION: BadVersionError,
+  UNAUTHORIZED: UnauthorizedError,
   UNAVAILABLE: UnavailableError,
   INTERNAL: InternalError,
 } as const satisfies Record<ErrorCode, CoordErrorClass>;

@@ -38,6 +38,8 @@ export const ErrorCode = {
   HELLO_REQUIRED: 'HELLO_REQUIRED',
   /** The client asked for a protocol version this server does not speak. */
   BAD_VERSION: 'BAD_VERSION',
+  /** The server requires a token and the hello carried none, or the wrong one. */
+  UNAUTHORIZED: 'UNAUTHORIZED',
   /** The server cannot serve now (shutting down, no leader); retry elsewhere or later. */
   UNAVAILABLE: 'UNAVAILABLE',
   /** A bug in the server. The request may or may not have been applied. */

@@ -23,6 +23,8 @@ export interface HelloRequest {
   session?: { id: string; secret: string };
   /** TTL for a new session; ignored on resume (a session keeps its TTL). */
   ttlMs?: number;
+  /** The shared secret, when the server was started with one. */
+  token?: string;
 }
 
 /** Writes may carry a sequence number so a retry after a reconnect is applied at most once. */

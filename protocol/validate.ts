@@ -199,7 +199,7 @@ function parseBody(op: Op, f: Fields): RequestBody {
         if (sid === undefined || secret === undefined) throw bad('session needs id and secret');
         session = { id: sid, secret };
       }
-      return omitUndefined({ op, version, session, ttlMs });
+      return omitUndefined({ op, version, session, ttlMs, token: str(f, 'token') });
     }
     case 'get':
     case 'stat':

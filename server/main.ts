@@ -35,6 +35,8 @@ export async function runServer(flags: ServerFlags): Promise<void> {
       historyRevisions: flags.history,
       snapshotEveryEntries: flags.snapshotEvery,
       logLevel: flags.logLevel,
+      // A shared secret clients must present; from the environment, so it stays out of `ps`.
+      ...(process.env.COORD_TOKEN ? { token: process.env.COORD_TOKEN } : {}),
     });
   } catch (err) {
     const message = err instanceof StorageError ? err.message : (err as Error).stack ?? String(err);

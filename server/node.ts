@@ -168,7 +168,8 @@ export class CoordNode {
   }
 }
 
-function secretsEqual(a: string, b: string): boolean {
+/** Compares two secrets in time that does not depend on where they differ. */
+export function secretsEqual(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
   return x.length === y.length && timingSafeEqual(x, y);

@@ -17,6 +17,8 @@ export interface ServerOptions {
   snapshotEveryEntries?: number;
   /** pino level: 'info' by default; 'silent' in tests. */
   logLevel?: string;
+  /** A shared secret clients must present in their hello. */
+  token?: string;
   clock?: Clock;
   /** Called on an unrecoverable error (failed fsync, broken invariant). Default: exit(1). */
   onFatal?(err: unknown): void;
@@ -54,7 +56,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   let api;
   try {
-    api = await registerApi(app, { node, onFatal });
+    api = await registerApi(app, { node, onFatal, token: options.token || null });
     await app.listen({ host: options.host, port: options.port });
   } catch (err) {
     await node.stop();

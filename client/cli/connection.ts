@@ -20,5 +20,6 @@ export function open(opts: GlobalOptions): Promise<CoordClient> {
     connectTimeoutMs: opts.timeout,
     requestTimeoutMs: opts.timeout,
     ...(opts.ttl !== undefined ? { sessionTtlMs: opts.ttl } : {}),
+    ...(process.env.COORD_TOKEN ? { token: process.env.COORD_TOKEN } : {}),
   });
 }

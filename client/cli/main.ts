@@ -51,6 +51,8 @@ const program = new Command('coord')
     process.exit(err.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE);
   })
   .addHelpText('after', `
+Environment: COORD_URL (server urls, comma-separated), COORD_TOKEN (shared secret, for the
+server and for clients).
 Exit codes: 0 ok; 1 refused by the server (stderr starts with the code, e.g. REV_MISMATCH);
 2 usage; 3 no server reachable or timeout; 4 lock/slot/leadership lost while CMD ran;
 130/143 interrupted (SIGINT/SIGTERM) before done. lock/claim/elect: otherwise CMD's exit code.

@@ -17,7 +17,7 @@ import { limits, PROTOCOL_VERSION } from '../../protocol/limits.ts';
 import type { Event, HelloRequest, Request } from '../../protocol/messages.ts';
 import { parseRequest, requestId } from '../../protocol/validate.ts';
 import { AssertionError } from '../assert.ts';
-import type { CoordNode, SessionGrant } from '../node.ts';
+import { secretsEqual, type CoordNode, type SessionGrant } from '../node.ts';
 import { Watch, type WatchSink } from '../watch/hub.ts';
 import * as handlers from './handlers.ts';
 
@@ -26,6 +26,8 @@ export interface ConnectionContext {
   log: FastifyBaseLogger;
   /** True once the server is shutting down: new requests get UNAVAILABLE. */
   draining(): boolean;
+  /** The shared secret a hello must carry, or null when the server takes anyone. */
+  token: string | null;
   onFatal(err: unknown): void;
 }
 
@@ -130,6 +132,11 @@ export class Connection implements WatchSink {
   private async hello(req: HelloRequest & { id: number }): Promise<unknown> {
     if (this.session !== null || this.helloInFlight !== null) {
       throw new CoordError(ErrorCode.HELLO_REQUIRED, 'hello was already sent on this connection');
+    }
+    if (this.ctx.token !== null && !secretsEqual(req.token ?? '', this.ctx.token)) {
+      throw new CoordError(ErrorCode.UNAUTHORIZED, req.token === undefined
+        ? 'this server requires a token in the hello'
+        : 'the token in the hello is not the one this server takes');
     }
     const granting = this.ctx.node.session(req.ttlMs, req.session);
     this.helloInFlight = granting;

@@ -12,6 +12,8 @@ import { Connection } from './connection.ts';
 
 export interface ApiOptions {
   node: CoordNode;
+  /** A shared secret every hello must carry (null: none needed). */
+  token: string | null;
   onFatal(err: unknown): void;
 }
 
@@ -68,7 +70,7 @@ export async function registerApi(app: FastifyInstance, options: ApiOptions): Pr
     }
     log.debug('connection opened');
     const conn = new Connection(socket, {
-      node: options.node, log, draining: () => draining, onFatal: options.onFatal,
+      node: options.node, log, draining: () => draining, token: options.token, onFatal: options.onFatal,
     }, log);
     connections.add(conn);
     socket.on('close', () => connections.delete(conn));
