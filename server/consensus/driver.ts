@@ -19,6 +19,8 @@ const snapshotOptions = { useRecords: false, mapsAsObjects: true, moreTypes: fal
 // A Packr keeps the largest buffer it ever packed into for reuse: one per snapshot, so the
 // tens of MiB a snapshot takes are garbage once it is written.
 const snapshotPacker = () => new Packr(snapshotOptions);
+/** Files packed per turn of the event loop while a snapshot is taken. */
+const SNAPSHOT_FILES_PER_TURN = 2000;
 
 export interface DriverOptions extends StoreOptions {
   nodeId: string;
@@ -43,6 +45,8 @@ export class RaftDriver {
   private applied: number;
   private appliedTerm: number;
   private snapshotIndex: number;
+  /** The snapshot being taken in the background, if any. */
+  private snapshotTask: Promise<void> | null = null;
   private loop: Promise<void> | null = null;
   private scheduled = false;
   private stopped = false;
@@ -65,7 +69,7 @@ export class RaftDriver {
     const snap = state.snapshot;
     const store = snap === null
       ? new Store(options)
-      : Store.fromSnapshot(snapshotPacker().unpack(snap.data) as StoreSnapshot, options);
+      : restoreSnapshot(snap.data, options);
     const last = state.entries[state.entries.length - 1];
     const core = new RaftCore(
       { id: options.nodeId, voters: [options.nodeId] },
@@ -149,8 +153,9 @@ export class RaftDriver {
           ? rd.hardState : null;
         if (rd.entries.length > 0 || hard !== null) await this.storage.append(rd.entries, hard, true);
         this.core.advance(rd);
-        if (this.applied - this.snapshotIndex >= this.options.snapshotEveryEntries) {
-          await this.snapshot();
+        const due = this.applied - this.snapshotIndex >= this.options.snapshotEveryEntries;
+        if (due && this.snapshotTask === null && !this.stopped) {
+          this.startSnapshot();
         }
       }
     } catch (err) {
@@ -186,11 +191,36 @@ export class RaftDriver {
     this.appliedWaiters.length = kept;
   }
 
-  private async snapshot(): Promise<void> {
-    const data = snapshotPacker().pack(this.store.toSnapshot());
-    await this.storage.saveSnapshot({ index: this.applied, term: this.appliedTerm, data });
-    this.snapshotIndex = this.applied;
+  /**
+   * Snapshots the store as of the last applied entry without stopping the loop: the capture is
+   * taken at once, its files are packed a slice per turn while entries go on being applied, then
+   * the snapshot is saved and the log it covers dropped.
+   */
+  private startSnapshot(): void {
+    const index = this.applied;
+    const term = this.appliedTerm;
+    const capture = this.store.captureSnapshot();
+    this.snapshotTask = (async () => {
+      try {
+        const packer = snapshotPacker();
+        const fileChunks: Uint8Array[] = [];
+        for (let from = 0; from < capture.fileCount; from += SNAPSHOT_FILES_PER_TURN) {
+          fileChunks.push(new Uint8Array(packer.pack(capture.files(from, from + SNAPSHOT_FILES_PER_TURN))));
+          await new Promise((r) => setImmediate(r));
+        }
+        const snapshot: StoreSnapshot = {
+          format: 2, rev: capture.rev, oldest: capture.oldest, sessions: capture.sessions, fileChunks,
+        };
+        await this.storage.saveSnapshot({ index, term, data: snapshotPacker().pack(snapshot) });
+        this.snapshotIndex = index;
+      } finally {
+        capture.finish();
+      }
+    })().catch((err) => this.options.onFatal(err)).finally(() => {
+      this.snapshotTask = null;
+    });
   }
+
 
   /** Stops taking proposals, finishes the ones in flight, then closes the storage. */
   async stop(): Promise<void> {
@@ -205,6 +235,14 @@ export class RaftDriver {
       p.reject(new CoordError(ErrorCode.UNAVAILABLE, 'the server is shutting down'));
     }
     this.pending.clear();
+    // A snapshot being packed finishes (or it would be wasted work, not lost data: the log it
+    // would have replaced is still there).
+    if (this.snapshotTask !== null) await this.snapshotTask;
     await this.storage.close();
   }
+}
+
+function restoreSnapshot(data: Uint8Array, options: StoreOptions): Store {
+  const packer = snapshotPacker();
+  return Store.fromSnapshot(packer.unpack(data) as StoreSnapshot, options, (chunk) => packer.unpack(chunk));
 }

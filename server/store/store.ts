@@ -32,12 +32,29 @@ export interface StoreObserver {
   sessionEnded?(sid: string, reason: 'close' | 'expire'): void;
 }
 
-export interface StoreSnapshot {
-  format: 1;
+export type SnapshotFile = [path: string, versions: Version[]];
+export type SnapshotSession = [id: string, secret: string, ttlMs: number, floor: number, results: [number, WriteOutcome][]];
+
+/** Format 1 holds the files in one list; format 2 in msgpack-encoded chunks (packed over time). */
+export type StoreSnapshot = {
   rev: number;
   oldest: number;
-  files: [path: string, versions: Version[]][];
-  sessions: [id: string, secret: string, ttlMs: number, floor: number, results: [number, WriteOutcome][]][];
+  sessions: SnapshotSession[];
+} & ({ format: 1; files: SnapshotFile[] } | { format: 2; fileChunks: Uint8Array[] });
+
+/**
+ * A snapshot being taken a piece at a time while the store goes on applying: everything but the
+ * files is copied at once; the files are read in ranges, each as it stood at `rev`. Compaction
+ * waits until `finish()`, so no version the snapshot needs goes meanwhile.
+ */
+export interface SnapshotCapture {
+  readonly rev: number;
+  readonly oldest: number;
+  readonly sessions: SnapshotSession[];
+  readonly fileCount: number;
+  /** Files `from` (inclusive) to `to` (exclusive) of the capture, as at `rev`. */
+  files(from: number, to: number): SnapshotFile[];
+  finish(): void;
 }
 
 function failure(code: ErrorCode, message: string, details?: Record<string, unknown>): WriteOutcome {
@@ -61,6 +78,8 @@ export class Store {
   private revision = 0;
   /** The oldest revision whose state is readable; events are kept from oldest + 1. */
   private oldest = 0;
+  /** Snapshots in progress: while any is, compaction waits (it only affects old reads). */
+  private compactionHolds = 0;
   observer: StoreObserver = {};
 
   constructor(private readonly options: StoreOptions) {
@@ -254,9 +273,13 @@ export class Store {
     assert(rev === this.revision + 1, `revision ${rev} does not follow ${this.revision}`);
     this.revision = rev;
     this.history.append(rev, events);
-    const keep = this.options.historyRevisions;
-    if (rev - this.oldest > keep) this.compactTo(rev - keep);
+    this.maybeCompact();
     this.observer.revision?.(rev, events);
+  }
+
+  private maybeCompact(): void {
+    const keep = this.options.historyRevisions;
+    if (this.compactionHolds === 0 && this.revision - this.oldest > keep) this.compactTo(this.revision - keep);
   }
 
   private compactTo(oldest: number): void {
@@ -408,22 +431,71 @@ export class Store {
 
   // ---------------------------------------------------------------- snapshots
 
+  /** The whole store at once (see captureSnapshot for one taken over time). */
   toSnapshot(): StoreSnapshot {
-    const files: [string, Version[]][] = [];
+    const files = this.filesWithVersions().map((n): SnapshotFile => [n.path, n.versions]);
+    return { format: 1, rev: this.revision, oldest: this.oldest, files, sessions: this.sessionRecords() };
+  }
+
+  private filesWithVersions(): TreeNode[] {
+    const nodes: TreeNode[] = [];
     const collect = (node: TreeNode): void => {
-      if (node.versions.length > 0) files.push([node.path, node.versions]);
+      if (node.versions.length > 0) nodes.push(node);
       if (node.children !== null) for (const c of node.children.values()) collect(c);
     };
     collect(this.tree.root);
-    const sessions: StoreSnapshot['sessions'] = [];
-    for (const s of this.sessions.all()) {
-      sessions.push([s.id, s.secret, s.ttlMs, s.floor, [...s.results]]);
-    }
-    return { format: 1, rev: this.revision, oldest: this.oldest, files, sessions };
+    return nodes;
   }
 
-  static fromSnapshot(snap: StoreSnapshot, options: StoreOptions): Store {
-    assert(snap.format === 1, `unknown snapshot format ${String(snap.format)}`);
+  private sessionRecords(): SnapshotSession[] {
+    const sessions: SnapshotSession[] = [];
+    for (const s of this.sessions.all()) sessions.push([s.id, s.secret, s.ttlMs, s.floor, [...s.results]]);
+    return sessions;
+  }
+
+  /**
+   * Starts a snapshot of the store as it is now, to be read out in pieces (SnapshotCapture).
+   * Versions are never changed once written and compaction waits, so each file's versions up to
+   * this revision stay exactly as they are now until finish().
+   */
+  captureSnapshot(): SnapshotCapture {
+    const rev = this.revision;
+    const nodes = this.filesWithVersions();
+    this.compactionHolds++;
+    let finished = false;
+    return {
+      rev,
+      oldest: this.oldest,
+      sessions: this.sessionRecords(),
+      fileCount: nodes.length,
+      files: (from, to) => {
+        assert(!finished, 'snapshot capture read after finish()');
+        const out: SnapshotFile[] = [];
+        for (const node of nodes.slice(from, to)) {
+          let n = node.versions.length;
+          while (n > 0 && node.versions[n - 1]!.rev > rev) n--;
+          if (n > 0) out.push([node.path, node.versions.slice(0, n)]);
+        }
+        return out;
+      },
+      finish: () => {
+        if (finished) return;
+        finished = true;
+        this.compactionHolds--;
+        this.maybeCompact();
+      },
+    };
+  }
+
+  static fromSnapshot(snap: StoreSnapshot, options: StoreOptions, unpack?: (chunk: Uint8Array) => unknown): Store {
+    assert(snap.format === 1 || snap.format === 2, `unknown snapshot format ${String((snap as { format: unknown }).format)}`);
+    let files: SnapshotFile[];
+    if (snap.format === 1) {
+      files = snap.files;
+    } else {
+      assert(unpack !== undefined, 'a chunked snapshot needs an unpack function');
+      files = snap.fileChunks.flatMap((chunk) => unpack(chunk) as SnapshotFile[]);
+    }
     const store = new Store(options);
     store.revision = snap.rev;
     store.oldest = snap.oldest;
@@ -433,15 +505,17 @@ export class Store {
       for (const [seq, r] of results) s.results.set(seq, r);
     }
     const byRev = new Map<number, Event[]>();
-    for (const [path, versions] of snap.files) {
+    for (const [path, versions] of files) {
       const node = store.tree.findOrCreate(path);
       for (const v of versions) {
-        store.tree.write(node, { rev: v.rev, value: v.value, owner: v.owner });
+        // Values are copied out of the snapshot's bytes, which can then be freed.
+        const value = v.value === null ? null : new Uint8Array(v.value);
+        store.tree.write(node, { rev: v.rev, value, owner: v.owner });
         if (v.rev > snap.oldest) {
           const list = byRev.get(v.rev) ?? [];
-          list.push(v.value === null
+          list.push(value === null
             ? { path, rev: v.rev, kind: 'delete' }
-            : { path, rev: v.rev, kind: 'set', value: v.value });
+            : { path, rev: v.rev, kind: 'set', value });
           byRev.set(v.rev, list);
         }
       }
