@@ -11,6 +11,7 @@ import { ErrorCode, CoordError } from '../../protocol/errors.ts';
 import { assert } from '../assert.ts';
 import { decodeCommand, encodeCommand, type Command, type WriteOutcome } from '../store/commands.ts';
 import { Store, type StoreOptions, type StoreSnapshot } from '../store/store.ts';
+import { crc32 } from '../storage/crc32.ts';
 import type { LevelStorage } from '../storage/level-storage.ts';
 import { Packr } from 'msgpackr';
 import { RaftCore, type Entry } from './raft.ts';
@@ -21,6 +22,7 @@ const snapshotOptions = { useRecords: false, mapsAsObjects: true, moreTypes: fal
 const snapshotPacker = () => new Packr(snapshotOptions);
 /** Files packed per turn of the event loop while a snapshot is taken. */
 const SNAPSHOT_FILES_PER_TURN = 2000;
+const CRC_BYTES_PER_TURN = 1 << 20;
 
 export interface DriverOptions extends StoreOptions {
   nodeId: string;
@@ -211,7 +213,13 @@ export class RaftDriver {
         const snapshot: StoreSnapshot = {
           format: 2, rev: capture.rev, oldest: capture.oldest, sessions: capture.sessions, fileChunks,
         };
-        await this.storage.saveSnapshot({ index, term, data: snapshotPacker().pack(snapshot) });
+        const data = new Uint8Array(snapshotPacker().pack(snapshot));
+        let crc = 0;
+        for (let at = 0; at < data.byteLength; at += CRC_BYTES_PER_TURN) {
+          crc = crc32(data.subarray(at, at + CRC_BYTES_PER_TURN), crc);
+          await new Promise((r) => setImmediate(r));
+        }
+        await this.storage.saveSnapshot({ index, term, data, crc });
         this.snapshotIndex = index;
       } finally {
         capture.finish();

@@ -17,9 +17,10 @@ const TABLES = (() => {
   return t as [Uint32Array, Uint32Array, Uint32Array, Uint32Array];
 })();
 
-export function crc32(bytes: Uint8Array): number {
+/** The CRC of `bytes`; pass the CRC of what came before to go on from it (in pieces). */
+export function crc32(bytes: Uint8Array, previous = 0): number {
   const [t0, t1, t2, t3] = TABLES;
-  let c = 0xffffffff;
+  let c = (previous ^ 0xffffffff) >>> 0;
   let i = 0;
   const end4 = bytes.length - (bytes.length % 4);
   for (; i < end4; i += 4) {

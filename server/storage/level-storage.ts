@@ -33,6 +33,8 @@ export interface SnapshotRecord {
   term: number;
   /** The encoded store snapshot. */
   data: Uint8Array;
+  /** crc32 of `data` (computed by the caller, a piece at a time, so no one turn pays for it). */
+  crc: number;
 }
 
 export interface LoadedState {
@@ -137,10 +139,7 @@ export class LevelStorage {
       const hardState: HardState = hsRecord === undefined
         ? { term: 0, vote: null, commit: 0 }
         : this.decode<HardState>('meta/hardstate', hsRecord);
-      const snapRecord = await this.meta.get(Buffer.from('snapshot'));
-      const snapshot = snapRecord === undefined
-        ? null
-        : this.decode<SnapshotRecord>('meta/snapshot', snapRecord);
+      const snapshot = await this.loadSnapshot();
       const entries: Entry[] = [];
       let expected = (snapshot?.index ?? 0) + 1;
       for await (const [key, value] of this.log.iterator()) {
@@ -178,10 +177,29 @@ export class LevelStorage {
     await batch.write({ sync });
   }
 
+  /**
+   * The snapshot is two records written in one batch: a small checksummed header (index, term,
+   * crc and length of the data) and the data itself as it is, so a snapshot of tens of MiB is
+   * never copied or re-encoded on the way to disk.
+   */
+  private async loadSnapshot(): Promise<SnapshotRecord | null> {
+    const header = await this.meta.get(Buffer.from('snapshot'));
+    if (header === undefined) return null;
+    const { index, term, crc, length } = this.decode<Omit<SnapshotRecord, 'data'> & { length: number }>('meta/snapshot', header);
+    const data = await this.meta.get(Buffer.from('snapshot-data'));
+    if (data === undefined || data.byteLength !== length) {
+      throw new StorageError(`${this.dir}: meta/snapshot-data is missing or truncated`);
+    }
+    if (crc32(data) !== crc) throw new StorageError(`${this.dir}: meta/snapshot-data fails its checksum (corrupt)`);
+    return { index, term, crc, data };
+  }
+
   /** Saves a snapshot and drops the log entries it covers, durably. */
   async saveSnapshot(snapshot: SnapshotRecord): Promise<void> {
+    const { index, term, crc, data } = snapshot;
     const batch = this.db.batch();
-    batch.put(Buffer.from('snapshot'), seal(packr.pack(snapshot)), { sublevel: this.meta });
+    batch.put(Buffer.from('snapshot'), seal(packr.pack({ index, term, crc, length: data.byteLength })), { sublevel: this.meta });
+    batch.put(Buffer.from('snapshot-data'), data, { sublevel: this.meta });
     await batch.write({ sync: true });
     // The entries are now redundant. Deleting them in a second step keeps the snapshot batch
     // small; a crash between the two leaves entries that load() skips. The last segment that

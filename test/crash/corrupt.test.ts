@@ -102,11 +102,17 @@ describe('damaged data directories stop the server', () => {
   it('refuses a snapshot whose checksum fails', async () => {
     const dir = await populated(30, 10);
     await withRawLog(dir, async (_log, meta) => {
-      const v = Buffer.from((await meta.get(Buffer.from('snapshot')))!);
+      const v = Buffer.from((await meta.get(Buffer.from('snapshot-data')))!);
       v[10]! ^= 0x01;
-      await meta.put(Buffer.from('snapshot'), v);
+      await meta.put(Buffer.from('snapshot-data'), v);
     });
-    expect(await refusal(dir)).toContain('meta/snapshot fails its checksum');
+    expect(await refusal(dir)).toContain('meta/snapshot-data fails its checksum');
+  });
+
+  it('refuses a snapshot whose data is gone', async () => {
+    const dir = await populated(30, 10);
+    await withRawLog(dir, async (_log, meta) => meta.del(Buffer.from('snapshot-data')));
+    expect(await refusal(dir)).toContain('meta/snapshot-data is missing');
   });
 
   it('starts normally on the same data when nothing is damaged', async () => {
