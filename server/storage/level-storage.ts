@@ -11,6 +11,7 @@
  * server with a message naming the data directory and the record, rather than starting over it.
  */
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { open as openFile, readFile, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Level } from 'level';
 import { Packr } from 'msgpackr';
@@ -178,29 +179,61 @@ export class LevelStorage {
   }
 
   /**
-   * The snapshot is two records written in one batch: a small checksummed header (index, term,
-   * crc and length of the data) and the data itself as it is, so a snapshot of tens of MiB is
-   * never copied or re-encoded on the way to disk.
+   * A snapshot is a file `snapshot-<index>` beside the database, named by a small checksummed
+   * header record in it (index, term, crc and length of the file). Tens of MiB written into
+   * LevelDB would fill its memtable and stall the log appends behind it; a file does not.
    */
   private async loadSnapshot(): Promise<SnapshotRecord | null> {
     const header = await this.meta.get(Buffer.from('snapshot'));
     if (header === undefined) return null;
     const { index, term, crc, length } = this.decode<Omit<SnapshotRecord, 'data'> & { length: number }>('meta/snapshot', header);
-    const data = await this.meta.get(Buffer.from('snapshot-data'));
-    if (data === undefined || data.byteLength !== length) {
-      throw new StorageError(`${this.dir}: meta/snapshot-data is missing or truncated`);
+    const file = join(this.dir, `snapshot-${index}`);
+    let data: Uint8Array;
+    try {
+      data = await readFile(file);
+    } catch (err) {
+      throw new StorageError(`${file} cannot be read: ${(err as Error).message}`, { cause: err });
     }
-    if (crc32(data) !== crc) throw new StorageError(`${this.dir}: meta/snapshot-data fails its checksum (corrupt)`);
+    if (data.byteLength !== length) throw new StorageError(`${file} is truncated (${data.byteLength} of ${length} bytes)`);
+    if (crc32(data) !== crc) throw new StorageError(`${file} fails its checksum (corrupt)`);
+    await this.removeSnapshotFiles(index);
     return { index, term, crc, data };
+  }
+
+  /** Removes snapshot files other than `keep`'s (older ones, or one a crash left unnamed). */
+  private async removeSnapshotFiles(keep: number): Promise<void> {
+    for (const name of await readdir(this.dir)) {
+      if (/^snapshot-\d+(\.tmp)?$/.test(name) && name !== `snapshot-${keep}`) await unlink(join(this.dir, name));
+    }
+  }
+
+  /** Writes `data` to `path` durably: a temp file, fsync, rename, fsync of the directory. */
+  private async writeFileDurably(path: string, data: Uint8Array): Promise<void> {
+    const tmp = `${path}.tmp`;
+    const handle = await openFile(tmp, 'w');
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(tmp, path);
+    const dir = await openFile(this.dir, 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
   }
 
   /** Saves a snapshot and drops the log entries it covers, durably. */
   async saveSnapshot(snapshot: SnapshotRecord): Promise<void> {
     const { index, term, crc, data } = snapshot;
+    await this.writeFileDurably(join(this.dir, `snapshot-${index}`), data);
     const batch = this.db.batch();
     batch.put(Buffer.from('snapshot'), seal(packr.pack({ index, term, crc, length: data.byteLength })), { sublevel: this.meta });
-    batch.put(Buffer.from('snapshot-data'), data, { sublevel: this.meta });
     await batch.write({ sync: true });
+    await this.removeSnapshotFiles(index);
     // The entries are now redundant. Deleting them in a second step keeps the snapshot batch
     // small; a crash between the two leaves entries that load() skips. The last segment that
     // starts at or before the snapshot may run past it, so it stays.

@@ -78,8 +78,11 @@ export class Store {
   private revision = 0;
   /** The oldest revision whose state is readable; events are kept from oldest + 1. */
   private oldest = 0;
-  /** Snapshots in progress: while any is, compaction waits (it only affects old reads). */
-  private compactionHolds = 0;
+  /**
+   * The oldest revision each snapshot in progress must still be able to write out. Compaction
+   * keeps the versions those need (the visible window moves on as usual).
+   */
+  private readonly captureFloors: number[] = [];
   observer: StoreObserver = {};
 
   constructor(private readonly options: StoreOptions) {
@@ -279,13 +282,16 @@ export class Store {
 
   private maybeCompact(): void {
     const keep = this.options.historyRevisions;
-    if (this.compactionHolds === 0 && this.revision - this.oldest > keep) this.compactTo(this.revision - keep);
+    if (this.revision - this.oldest > keep) this.compactTo(this.revision - keep);
   }
 
   private compactTo(oldest: number): void {
+    // Versions a snapshot in progress needs stay; they are pruned the next time their file's
+    // history is compacted (reads below `oldest` are refused, so they are never seen).
+    const keepFrom = Math.min(oldest, ...this.captureFloors);
     this.history.dropBefore(oldest + 1, (e) => {
       const node = this.tree.find(e.path);
-      if (node !== undefined) this.tree.compact(node, oldest);
+      if (node !== undefined) this.tree.compact(node, keepFrom);
     });
     this.oldest = oldest;
   }
@@ -455,34 +461,36 @@ export class Store {
 
   /**
    * Starts a snapshot of the store as it is now, to be read out in pieces (SnapshotCapture).
-   * Versions are never changed once written and compaction waits, so each file's versions up to
-   * this revision stay exactly as they are now until finish().
+   * Versions are never changed once written, and compaction keeps every version from this
+   * snapshot's oldest revision on, so each file's versions up to this revision can be read out
+   * exactly as they are now until finish().
    */
   captureSnapshot(): SnapshotCapture {
     const rev = this.revision;
+    const oldest = this.oldest;
     const nodes = this.filesWithVersions();
-    this.compactionHolds++;
+    this.captureFloors.push(oldest);
     let finished = false;
     return {
       rev,
-      oldest: this.oldest,
+      oldest,
       sessions: this.sessionRecords(),
       fileCount: nodes.length,
       files: (from, to) => {
         assert(!finished, 'snapshot capture read after finish()');
         const out: SnapshotFile[] = [];
         for (const node of nodes.slice(from, to)) {
-          let n = node.versions.length;
-          while (n > 0 && node.versions[n - 1]!.rev > rev) n--;
-          if (n > 0) out.push([node.path, node.versions.slice(0, n)]);
+          // Later versions were appended since; earlier ones compaction may have dropped are
+          // ones no revision from `oldest` on can see.
+          const versions = node.versions.filter((v) => v.rev <= rev);
+          if (versions.length > 0) out.push([node.path, versions]);
         }
         return out;
       },
       finish: () => {
         if (finished) return;
         finished = true;
-        this.compactionHolds--;
-        this.maybeCompact();
+        this.captureFloors.splice(this.captureFloors.indexOf(oldest), 1);
       },
     };
   }

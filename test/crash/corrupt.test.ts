@@ -5,7 +5,7 @@
  * a garbage CURRENT file, a log entry gone from the middle, a value whose checksum fails), and
  * runs `coord server` on it as a child process.
  */
-import { writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Level } from 'level';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -101,18 +101,18 @@ describe('damaged data directories stop the server', () => {
 
   it('refuses a snapshot whose checksum fails', async () => {
     const dir = await populated(30, 10);
-    await withRawLog(dir, async (_log, meta) => {
-      const v = Buffer.from((await meta.get(Buffer.from('snapshot-data')))!);
-      v[10]! ^= 0x01;
-      await meta.put(Buffer.from('snapshot-data'), v);
-    });
-    expect(await refusal(dir)).toContain('meta/snapshot-data fails its checksum');
+    const file = join(dir, readdirSync(dir).find((n) => /^snapshot-\d+$/.test(n))!);
+    const bytes = readFileSync(file);
+    bytes[10]! ^= 0x01;
+    writeFileSync(file, bytes);
+    expect(await refusal(dir)).toContain(`${file} fails its checksum`);
   });
 
-  it('refuses a snapshot whose data is gone', async () => {
+  it('refuses a snapshot whose file is gone', async () => {
     const dir = await populated(30, 10);
-    await withRawLog(dir, async (_log, meta) => meta.del(Buffer.from('snapshot-data')));
-    expect(await refusal(dir)).toContain('meta/snapshot-data is missing');
+    const file = join(dir, readdirSync(dir).find((n) => /^snapshot-\d+$/.test(n))!);
+    rmSync(file);
+    expect(await refusal(dir)).toContain(`${file} cannot be read`);
   });
 
   it('starts normally on the same data when nothing is damaged', async () => {
