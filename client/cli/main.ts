@@ -172,7 +172,7 @@ program
 
 program
   .command('lock <path> <cmd...>')
-  .description('run CMD while holding the lock PATH (COORD_LOCK_TOKEN in its environment); exit with its code')
+  .description('run CMD while holding the lock PATH (COORD_LOCK_TOKEN in its environment); exit with its code. If the lock is lost, CMD gets SIGTERM (SIGKILL 5 s later) and coord exits 4')
   .option('--wait <ms>', 'give up (exit 3) if the lock is not taken within this long', intArg(1))
   .addHelpText('after', '\nExamples:\n  coord lock /deploy -- ./deploy.sh\n  coord lock /cron/backup --wait 1000 -- ./backup.sh --full\n')
   .action(clientAction((c, path: string, cmd: string[], o: { wait?: number }) => lockRun(c, path, cmd, interrupted.signal, o.wait)));

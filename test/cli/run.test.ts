@@ -80,6 +80,16 @@ describe('coord lock', () => {
     expect(r.stderr).toMatch(/lost/);
   });
 
+  it('kills a CMD that ignores SIGTERM once the lock is lost, and exits 4', async () => {
+    const p = spawnCoord(['lock', '/rl/stubborn', '--', 'sh', '-c', 'trap "" TERM; echo held; while :; do sleep 0.1; done'], { url });
+    await eventually(() => p.stdout().includes('held'), 'CMD to start');
+    const [file] = await files('/rl/stubborn/*');
+    await admin.del(file!.path);
+    const r = await p.exited;
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/lost/);
+  }, 30_000);
+
   it('exits 127 when CMD cannot be run, and releases the lock', async () => {
     const r = await coord(['lock', '/rl/nocmd', '--', 'coord-test-no-such-command'], { url });
     expect(r.code).toBe(127);

@@ -1,11 +1,15 @@
 /**
  * lock, claim and elect: run a command while holding something. The command gets the fencing
  * token in its environment; when it exits, the claim is released and coord exits with its code.
- * If the claim is lost first, the command gets SIGTERM and coord exits with ExitCode.LOST.
+ * If the claim is lost first, the command gets SIGTERM (and SIGKILL if it is still running
+ * LOST_KILL_AFTER_MS later: work done without the claim is exactly what a lock is to prevent) and
+ * coord exits with ExitCode.LOST.
  */
 import { spawn } from 'node:child_process';
 import type { CoordClient } from '../../client.ts';
 import { ExitCode } from '../output.ts';
+
+export const LOST_KILL_AFTER_MS = 5000;
 
 interface Held {
   lost: AbortSignal;
@@ -19,10 +23,12 @@ export function runWhileHeld(held: Held, argv: string[], env: Record<string, str
     const child = spawn(cmd!, args, { stdio: 'inherit', env: { ...process.env, ...env } });
     let lost = false;
     let cannotRun = false;
+    let killTimer: NodeJS.Timeout | undefined;
     const onLost = () => {
       lost = true;
       process.stderr.write(`coord: lost: ${(held.lost.reason as Error)?.message ?? 'claim lost'}; stopping the command\n`);
       child.kill('SIGTERM');
+      killTimer = setTimeout(() => child.kill('SIGKILL'), LOST_KILL_AFTER_MS);
     };
     const onSignal = () => child.kill('SIGTERM');
     // A claim lost (or a signal received) before these listeners existed must still count.
@@ -35,6 +41,7 @@ export function runWhileHeld(held: Held, argv: string[], env: Record<string, str
       process.stderr.write(`coord: cannot run ${cmd}: ${err.message}\n`);
     });
     child.on('close', async (code, sig) => {
+      clearTimeout(killTimer);
       held.lost.removeEventListener('abort', onLost);
       signal.removeEventListener('abort', onSignal);
       await held.release().catch(() => {});
