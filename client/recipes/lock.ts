@@ -14,8 +14,7 @@
 import type { TxnCondition } from '../../protocol/messages.ts';
 import { checkPath } from '../../protocol/path.ts';
 import type { CoordClient, Value } from '../client.ts';
-import { RevMismatchError } from '../errors.ts';
-import { claimWrite, deadlineSignal, watchLoss } from './signals.ts';
+import { claimWrite, deadlineSignal, heldClaim } from './signals.ts';
 
 export interface Lock {
   /** The fencing token: rises with every grant of this lock. */
@@ -70,22 +69,7 @@ async function standing(client: CoordClient, path: string, key: string, token: n
 }
 
 function held(client: CoordClient, path: string, key: string, token: number): Lock {
-  const loss = watchLoss(client, key, token);
-  let released = false;
-  return {
-    token, path, key, lost: loss.signal,
-    guard: { path: key, rev: token, exact: true },
-    release: async () => {
-      if (released) return;
-      released = true;
-      loss.stop();
-      try {
-        await client.del(key, { rev: token });
-      } catch (err) {
-        if (!(err instanceof RevMismatchError)) throw err;
-      }
-    },
-  };
+  return { token, path, key, ...heldClaim(client, key, token) };
 }
 
 /** Waits for the lock and takes it. Rejects on abort or timeout (having left the queue). */

@@ -3,7 +3,8 @@
  * (fires when the claim's key changes or goes, or when the session it hangs on ends).
  */
 import type { CoordClient } from '../client.ts';
-import { TimeoutError } from '../errors.ts';
+import type { TxnCondition } from '../../protocol/messages.ts';
+import { RevMismatchError, TimeoutError } from '../errors.ts';
 
 /** One signal for "the caller aborted, or `timeoutMs` passed" (TimeoutError as the reason). */
 export function deadlineSignal(signal: AbortSignal | undefined, timeoutMs: number | undefined, what: string): AbortSignal | undefined {
@@ -78,4 +79,31 @@ export function watchLoss(client: CoordClient, key: string, rev: number): Loss {
     }
   })().catch((err: Error) => lose(`lost track of ${key}: ${err.message}`));
   return { signal: controller.signal, stop };
+}
+
+/** What every held claim (lock, slot, leadership) has: its loss signal, guard and release. */
+export interface HeldClaim {
+  readonly lost: AbortSignal;
+  readonly guard: TxnCondition;
+  release(): Promise<void>;
+}
+
+/** The claim on `key` made by the write at `token`: watched for loss, released at most once. */
+export function heldClaim(client: CoordClient, key: string, token: number): HeldClaim {
+  const loss = watchLoss(client, key, token);
+  let released = false;
+  return {
+    lost: loss.signal,
+    guard: { path: key, rev: token, exact: true },
+    release: async () => {
+      if (released) return;
+      released = true;
+      loss.stop();
+      try {
+        await client.del(key, { rev: token }); // only if it is still ours
+      } catch (err) {
+        if (!(err instanceof RevMismatchError)) throw err;
+      }
+    },
+  };
 }

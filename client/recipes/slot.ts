@@ -11,7 +11,7 @@ import type { TxnCondition } from '../../protocol/messages.ts';
 import { checkPath } from '../../protocol/path.ts';
 import type { CoordClient, Value } from '../client.ts';
 import { RevMismatchError } from '../errors.ts';
-import { claimWrite, deadlineSignal, watchLoss } from './signals.ts';
+import { claimWrite, deadlineSignal, heldClaim } from './signals.ts';
 
 export interface SlotClaim {
   /** The slot number, 0 … n-1. */
@@ -64,20 +64,5 @@ export async function claimSlot(client: CoordClient, prefix: string, n: number, 
 }
 
 function claimed(client: CoordClient, slot: number, path: string, token: number): SlotClaim {
-  const loss = watchLoss(client, path, token);
-  let released = false;
-  return {
-    slot, path, token, lost: loss.signal,
-    guard: { path, rev: token, exact: true },
-    release: async () => {
-      if (released) return;
-      released = true;
-      loss.stop();
-      try {
-        await client.del(path, { rev: token });
-      } catch (err) {
-        if (!(err instanceof RevMismatchError)) throw err;
-      }
-    },
-  };
+  return { slot, path, token, ...heldClaim(client, path, token) };
 }
