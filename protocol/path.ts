@@ -24,21 +24,24 @@ export function tooLong(s: unknown): boolean {
   return typeof s === 'string' && Buffer.byteLength(s) > limits.pathBytesMax;
 }
 
-/** Why `path` is not a valid path, or null if it is. */
-export function pathProblem(path: unknown): string | null {
-  if (typeof path !== 'string') return 'path must be a string';
-  if (path === '/') return null;
-  if (Buffer.byteLength(path) > limits.pathBytesMax) {
-    return `path is longer than ${limits.pathBytesMax} bytes`;
-  }
-  if (!path.startsWith('/')) return 'path must start with /';
-  if (path.endsWith('/')) return 'path must not end with /';
-  for (const c of path.slice(1).split('/')) {
-    if (c === '') return 'path has an empty component (//)';
-    if (c === '.' || c === '..') return `path component "${c}" is not allowed`;
-    if (!COMPONENT.test(c)) return `path component "${c}" has a character outside [A-Za-z0-9._-]`;
+/** Why `s` does not have the shape of a path (or glob), or null if it has. */
+function shapeProblem(what: 'path' | 'glob', s: unknown, component: RegExp, chars: string): string | null {
+  if (typeof s !== 'string') return `${what} must be a string`;
+  if (s === '/') return null;
+  if (Buffer.byteLength(s) > limits.pathBytesMax) return `${what} is longer than ${limits.pathBytesMax} bytes`;
+  if (!s.startsWith('/')) return `${what} must start with /`;
+  if (s.endsWith('/')) return `${what} must not end with /`;
+  for (const c of s.slice(1).split('/')) {
+    if (c === '') return `${what} has an empty component (//)`;
+    if (c === '.' || c === '..') return `${what} component "${c}" is not allowed`;
+    if (!component.test(c)) return `${what} component "${c}" has a character outside ${chars}`;
   }
   return null;
+}
+
+/** Why `path` is not a valid path, or null if it is. */
+export function pathProblem(path: unknown): string | null {
+  return shapeProblem('path', path, COMPONENT, '[A-Za-z0-9._-]');
 }
 
 export function isValidPath(path: unknown): path is string {
@@ -69,21 +72,7 @@ export function parentPath(path: string): string {
 
 /** Why `glob` is not a valid glob, or null if it is. */
 export function globProblem(glob: unknown): string | null {
-  if (typeof glob !== 'string') return 'glob must be a string';
-  if (glob === '/') return null;
-  if (Buffer.byteLength(glob) > limits.pathBytesMax) {
-    return `glob is longer than ${limits.pathBytesMax} bytes`;
-  }
-  if (!glob.startsWith('/')) return 'glob must start with /';
-  if (glob.endsWith('/')) return 'glob must not end with /';
-  for (const c of glob.slice(1).split('/')) {
-    if (c === '') return 'glob has an empty component (//)';
-    if (c === '.' || c === '..') return `glob component "${c}" is not allowed`;
-    if (!GLOB_COMPONENT.test(c)) {
-      return `glob component "${c}" has a character outside [A-Za-z0-9._-*?]`;
-    }
-  }
-  return null;
+  return shapeProblem('glob', glob, GLOB_COMPONENT, '[A-Za-z0-9._-*?]');
 }
 
 /** A compiled glob: test whole paths, and prune directories that cannot lead to a match. */
