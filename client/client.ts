@@ -468,33 +468,38 @@ export class CoordClient {
 
   /** All child names of a directory, sorted, read at one revision (`at`), across pages. */
   async getdir(path: string, options: ReadOptions = {}): Promise<{ names: string[]; at: number }> {
-    const names: string[] = [];
-    let rev = options.rev;
-    let after: string | undefined;
-    for (;;) {
-      const page = await this.call<{ names: string[]; at: number; more: boolean }>({
-        op: 'getdir', path, ...(rev !== undefined ? { rev } : {}), ...(after !== undefined ? { after } : {}),
-      }, 'read', options);
-      names.push(...page.names);
-      rev = page.at;
-      if (!page.more) return { names, at: page.at };
-      after = page.names[page.names.length - 1];
-    }
+    const { items, at } = await this.allPages({ op: 'getdir', path }, 'names', (name: string) => name, options);
+    return { names: items, at };
   }
 
   /** Every file matching `glob` with its value and rev, in tree order, read at one revision. */
   async walk(glob: string, options: ReadOptions = {}): Promise<{ files: WalkEntry[]; at: number }> {
-    const files: WalkEntry[] = [];
+    const { items, at } = await this.allPages({ op: 'walk', glob }, 'files', (f: WalkEntry) => f.path, options);
+    return { files: items, at };
+  }
+
+  /**
+   * Reads every page of a GETDIR or WALK: the first page fixes the revision (`at`), and each
+   * next page starts after the last entry (`cursor`) of the one before.
+   */
+  private async allPages<T>(
+    body: { op: 'getdir'; path: string } | { op: 'walk'; glob: string },
+    key: 'names' | 'files',
+    cursor: (item: T) => string,
+    options: ReadOptions,
+  ): Promise<{ items: T[]; at: number }> {
+    const items: T[] = [];
     let rev = options.rev;
     let after: string | undefined;
     for (;;) {
-      const page = await this.call<{ files: WalkEntry[]; at: number; more: boolean }>({
-        op: 'walk', glob, ...(rev !== undefined ? { rev } : {}), ...(after !== undefined ? { after } : {}),
-      }, 'read', options);
-      files.push(...page.files);
+      const page = await this.call<{ at: number; more: boolean } & Record<typeof key, T[]>>({
+        ...body, ...(rev !== undefined ? { rev } : {}), ...(after !== undefined ? { after } : {}),
+      } as RequestBody, 'read', options);
+      const got = page[key];
+      items.push(...got);
       rev = page.at;
-      if (!page.more) return { files, at: page.at };
-      after = page.files[page.files.length - 1]!.path;
+      if (!page.more || got.length === 0) return { items, at: page.at };
+      after = cursor(got[got.length - 1]!);
     }
   }
 
