@@ -51,6 +51,8 @@ export const HelloRequiredError = errorClass(ErrorCode.HELLO_REQUIRED, 'HelloReq
 export const BadVersionError = errorClass(ErrorCode.BAD_VERSION, 'BadVersionError');
 export const UnauthorizedError = errorClass(ErrorCode.UNAUTHORIZED, 'UnauthorizedError');
 export const UnavailableError = errorClass(ErrorCode.UNAVAILABLE, 'UnavailableError');
+export const NoSpaceError = errorClass(ErrorCode.NOSPACE, 'NoSpaceError');
+export const OutcomeUnknownError = errorClass(ErrorCode.OUTCOME_UNKNOWN, 'OutcomeUnknownError');
 export const InternalError = errorClass(ErrorCode.INTERNAL, 'InternalError');
 
 /** One class per protocol error code. */
@@ -74,6 +76,8 @@ export const errorClasses = {
   BAD_VERSION: BadVersionError,
   UNAUTHORIZED: UnauthorizedError,
   UNAVAILABLE: UnavailableError,
+  NOSPACE: NoSpaceError,
+  OUTCOME_UNKNOWN: OutcomeUnknownError,
   INTERNAL: InternalError,
 } as const satisfies Record<ErrorCode, CoordErrorClass>;
 

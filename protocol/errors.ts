@@ -42,6 +42,16 @@ export const ErrorCode = {
   UNAUTHORIZED: 'UNAUTHORIZED',
   /** The server cannot serve now (shutting down, no leader); retry elsewhere or later. */
   UNAVAILABLE: 'UNAVAILABLE',
+  /**
+   * The server's disk is full: writes are refused (nothing was written) until space is freed;
+   * reads, WAITs and WATCHes go on being served.
+   */
+  NOSPACE: 'NOSPACE',
+  /**
+   * A write was retried but its outcome is no longer known: the session has forgotten the result
+   * of that seq (see dedupeResultsPerSessionMax). It may or may not have been applied: re-read.
+   */
+  OUTCOME_UNKNOWN: 'OUTCOME_UNKNOWN',
   /** A bug in the server. The request may or may not have been applied. */
   INTERNAL: 'INTERNAL',
 } as const;

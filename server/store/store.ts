@@ -163,8 +163,10 @@ export class Store {
         if (prior !== undefined) return prior;
         if (cmd.seq < session.floor) {
           return failure(
-            ErrorCode.BAD_REQUEST,
-            `seq ${cmd.seq} is below this session's floor ${session.floor}: it was answered before`,
+            ErrorCode.OUTCOME_UNKNOWN,
+            `seq ${cmd.seq} was answered before and its result is no longer kept ` +
+              `(this session's floor is ${session.floor}): it may or may not have been applied; re-read`,
+            { seq: cmd.seq, floor: session.floor },
           );
         }
       }

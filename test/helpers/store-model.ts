@@ -156,7 +156,7 @@ export class StoreModel {
       if (cmd.seq !== undefined) {
         const prior = s.results.get(cmd.seq);
         if (prior !== undefined) return prior;
-        if (cmd.seq < s.floor) return { ok: false, code: 'BAD_REQUEST' };
+        if (cmd.seq < s.floor) return { ok: false, code: 'OUTCOME_UNKNOWN', details: { seq: cmd.seq, floor: s.floor } };
       }
     }
     const outcome = this.write(cmd.conds, cmd.ops, cmd.sid);

@@ -411,7 +411,7 @@ describe('sessions and exactly-once', () => {
     expect(again).toMatchObject({ resumed: true, session: { id: hello.session.id, ttlMs: 20_000 } });
   });
 
-  it('a retried seq returns the first outcome without applying again; below the floor is refused', async () => {
+  it('a retried seq returns the first outcome without applying again; below the floor its outcome is unknown', async () => {
     const { c } = await session();
     const p = fresh();
     const first = await c.result({ id: 1, op: 'set', path: p, value: 'once', seq: 1 });
@@ -421,7 +421,20 @@ describe('sessions and exactly-once', () => {
     const failed = await c.errorOf({ id: 4, op: 'set', path: p, value: 'x', rev: 0, seq: 2 });
     expect(await c.errorOf({ id: 5, op: 'set', path: p, value: 'x', rev: 0, seq: 2 })).toEqual(failed);
     await c.result({ id: 6, op: 'del', path: p, seq: 3, seqFloor: 3 });
-    expect((await c.errorOf({ id: 7, op: 'set', path: p, value: 'y', seq: 1 })).code).toBe('BAD_REQUEST');
+    expect(await c.errorOf({ id: 7, op: 'set', path: p, value: 'y', seq: 1 })).toMatchObject({
+      code: 'OUTCOME_UNKNOWN', details: { seq: 1, floor: 3 },
+    });
+  });
+
+  it('a retry after its result was evicted by the per-session cap: OUTCOME_UNKNOWN, not applied again', async () => {
+    const { c } = await session();
+    const p = fresh();
+    await c.result({ id: 1, op: 'set', path: p, value: 'first', seq: 1 });
+    // No seqFloor: the session keeps the last dedupeResultsPerSessionMax results.
+    for (let seq = 2; seq <= 1026; seq++) await c.result({ id: seq, op: 'set', path: `${p}-${seq % 4}`, value: 'x', seq });
+    const before = (await c.result({ id: 2000, op: 'rev' })).rev;
+    expect(await c.errorOf({ id: 2001, op: 'set', path: p, value: 'first', seq: 1 })).toMatchObject({ code: 'OUTCOME_UNKNOWN' });
+    expect((await c.result({ id: 2002, op: 'rev' })).rev).toBe(before);
   });
 });
 

@@ -230,14 +230,14 @@ describe('exactly-once writes', () => {
     expect(value(s, '/x')).toBe('3');
   });
 
-  it('seqFloor forgets answers below it; a retry of a forgotten seq is BAD_REQUEST, not a second apply', () => {
+  it('seqFloor forgets answers below it; a retry of a forgotten seq is OUTCOME_UNKNOWN, not a second apply', () => {
     const s = new Store({ historyRevisions: 100 });
     open(s, 's');
     ok(txn(s, [setOp('/x', '1')], [], { sid: 's', seq: 1 }));
     ok(txn(s, [setOp('/y', '1')], [], { sid: 's', seq: 2, seqFloor: 2 }));
     expect(s.session('s')!.floor).toBe(2);
     expect([...s.session('s')!.results.keys()]).toEqual([2]);
-    expect(code(txn(s, [setOp('/x', '1')], [], { sid: 's', seq: 1 }))).toBe(ErrorCode.BAD_REQUEST);
+    expect(code(txn(s, [setOp('/x', '1')], [], { sid: 's', seq: 1 }))).toBe(ErrorCode.OUTCOME_UNKNOWN);
     expect(txn(s, [setOp('/y', '1')], [], { sid: 's', seq: 2 })).toEqual({ ok: true, rev: 2, changed: 1 });
     expect(s.rev).toBe(2);
   });
@@ -250,7 +250,7 @@ describe('exactly-once writes', () => {
     const st = s.session('s')!;
     expect(st.results.size).toBe(limits.dedupeResultsPerSessionMax);
     expect(st.floor).toBe(11);
-    expect(code(txn(s, [setOp('/x', '10')], [], { sid: 's', seq: 10 }))).toBe(ErrorCode.BAD_REQUEST);
+    expect(code(txn(s, [setOp('/x', '10')], [], { sid: 's', seq: 10 }))).toBe(ErrorCode.OUTCOME_UNKNOWN);
     expect(txn(s, [setOp('/x', '11')], [], { sid: 's', seq: 11 })).toEqual({ ok: true, rev: 11, changed: 1 });
     expect(s.rev).toBe(n);
   });
@@ -263,7 +263,7 @@ describe('exactly-once writes', () => {
     const copy = restore(s);
     expect(txn(copy, [setOp('/x', '1', { rev: 0 })], [], { sid: 's', seq: 7 })).toEqual(first);
     expect(txn(copy, [setOp('/x', '2', { rev: 0 })], [], { sid: 's', seq: 8 })).toEqual(refused);
-    expect(code(txn(copy, [setOp('/x', '1')], [], { sid: 's', seq: 4 }))).toBe(ErrorCode.BAD_REQUEST);
+    expect(code(txn(copy, [setOp('/x', '1')], [], { sid: 's', seq: 4 }))).toBe(ErrorCode.OUTCOME_UNKNOWN);
     expect(copy.rev).toBe(1);
   });
 });
