@@ -169,6 +169,12 @@ export class Connection implements WatchSink {
     const hub = this.ctx.node.hub;
     try {
       await this.ctx.node.readAt(undefined);
+      // The connection may have closed while the barrier was awaited (with a cluster, that is
+      // a round trip): registering the watch now would leak it.
+      if (this.closed) {
+        hub.remove(w);
+        return KEEP;
+      }
       if (this.cancelledEarly.delete(id)) throw new CoordError(ErrorCode.CANCELLED, 'cancelled by the client');
       const from = Math.max(1, fromRev ?? this.ctx.node.store.rev + 1);
       if (once) {

@@ -97,6 +97,15 @@ export class Store {
     return this.oldest;
   }
 
+  /**
+   * What TOO_LATE reports as `oldestRev`, one meaning for every request: the oldest revision
+   * that both a read (at it) and a WAIT or WATCH (from it) accept now. The state at oldestRev - 1
+   * is readable too, but its events are gone.
+   */
+  get oldestKeptRev(): number {
+    return this.oldest + 1;
+  }
+
   session(sid: string): SessionState | undefined {
     return this.sessions.get(sid);
   }
@@ -307,8 +316,8 @@ export class Store {
     if (rev < this.oldest) {
       throw new CoordError(
         ErrorCode.TOO_LATE,
-        `revision ${rev} is older than the history kept (oldest readable: ${this.oldest})`,
-        { oldestRev: this.oldest },
+        `revision ${rev} is older than the history kept (oldest kept: ${this.oldestKeptRev})`,
+        { oldestRev: this.oldestKeptRev },
       );
     }
     return rev;
@@ -430,8 +439,8 @@ export class Store {
     if (from <= this.oldest) {
       throw new CoordError(
         ErrorCode.TOO_LATE,
-        `events from revision ${from} are no longer kept (oldest: ${this.oldest + 1})`,
-        { oldestRev: this.oldest + 1 },
+        `events from revision ${from} are no longer kept (oldest kept: ${this.oldestKeptRev})`,
+        { oldestRev: this.oldestKeptRev },
       );
     }
     return from;

@@ -8,12 +8,26 @@
  * stops being sent to while its socket is congested. It ends with SLOW_CONSUMER (and where to
  * resume) once it is more than limits.watchLagRevisionsMax behind, and with TOO_LATE if its
  * cursor falls out of history.
+ *
+ * A WAIT is a watch that ends at its first match, so it reads history the same way. Reading
+ * history is bounded per turn of the event loop (CATCH_UP_REVISIONS_PER_TURN): a WAIT or WATCH
+ * from far back whose glob matches little must not hold every other client up while it scans
+ * up to the whole window; it goes on in the next turn, from where it stopped.
+ *
+ * A watch that has ended (cancelled, or its connection closed) is never registered again, even
+ * when the call that would register it was already on its way.
  */
 import { ErrorCode, type ErrorBody } from '../../protocol/errors.ts';
 import { limits } from '../../protocol/limits.ts';
 import type { Event } from '../../protocol/messages.ts';
 import { compileGlob, type Glob } from '../../protocol/path.ts';
 import type { Store } from '../store/store.ts';
+
+/** Revisions of history one watch reads in one turn before yielding to other work. */
+export const CATCH_UP_REVISIONS_PER_TURN = 2000;
+
+/** Runs `fn` on a later turn (setImmediate in production; a simulator may inject its own). */
+export type Defer = (fn: () => void) => void;
 
 /** The connection side of a watch. */
 export interface WatchSink {
@@ -34,6 +48,8 @@ export class Watch {
   started = false;
   live = false;
   ended = false;
+  /** A catch-up continuation is queued for a later turn. */
+  continuing = false;
   readonly glob: Glob;
 
   constructor(
@@ -60,7 +76,10 @@ export class WatchHub {
   private readonly wild = new Map<string, GlobGroup>();
   private readonly lagging = new Set<Watch>();
 
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    private readonly defer: Defer = (fn) => setImmediate(fn),
+  ) {}
 
   get liveCount(): number {
     let n = 0;
@@ -69,22 +88,25 @@ export class WatchHub {
     return n;
   }
 
-  /** Starts a WAIT from `fromRev`: answered at once from history, or by the first new match. */
+  /** Watches reading history (catching up, or paused by a congested socket). */
+  get laggingCount(): number {
+    return this.lagging.size;
+  }
+
+  /**
+   * Starts a WAIT from `fromRev`: answered by the first matching revision in history, or else by
+   * the first new one (TOO_LATE thrown if history no longer reaches fromRev).
+   */
   wait(w: Watch, fromRev: number): void {
+    if (w.ended) return;
     w.started = true;
-    const found = this.store.firstEvent(w.glob, fromRev);
-    if (found !== undefined) {
-      w.ended = true;
-      w.sink.answerWait(w, this.store.eventsAt(found.rev).filter((e) => w.glob.matches(e.path)));
-      return;
-    }
-    // Nothing yet: the first revision it may take is the later of the next one and fromRev.
-    w.nextRev = Math.max(this.store.rev + 1, fromRev);
-    this.goLive(w);
+    w.nextRev = this.store.checkEventsFrom(fromRev);
+    this.catchUp(w);
   }
 
   /** Starts a WATCH from `fromRev` (TOO_LATE thrown if history no longer reaches it). */
   watch(w: Watch, fromRev: number): void {
+    if (w.ended) return;
     w.started = true;
     w.nextRev = this.store.checkEventsFrom(fromRev);
     this.catchUp(w);
@@ -102,17 +124,31 @@ export class WatchHub {
     if (!w.ended && !w.live) this.catchUp(w);
   }
 
+  /**
+   * Reads history from the watch's cursor towards the head, at most CATCH_UP_REVISIONS_PER_TURN
+   * revisions now (the rest in later turns); at the head, the watch goes live.
+   */
   private catchUp(w: Watch): void {
+    if (w.ended) return;
     this.lagging.add(w);
+    let budget = CATCH_UP_REVISIONS_PER_TURN;
     while (!w.ended && w.nextRev <= this.store.rev) {
       if (w.nextRev <= this.store.oldestRev) return this.endTooLate(w);
       if (w.sink.congested) {
         if (this.store.rev - w.nextRev >= limits.watchLagRevisionsMax) this.endSlow(w);
         return;
       }
-      const matched = this.store.eventsAt(w.nextRev).filter((e) => w.glob.matches(e.path));
+      if (budget-- === 0) return this.continueLater(w);
+      const rev = w.nextRev;
+      const matched = this.store.eventsAt(rev).filter((e) => w.glob.matches(e.path));
       w.nextRev++;
-      if (matched.length > 0) w.sink.sendEvents(w, matched);
+      if (matched.length === 0) continue;
+      if (w.once) {
+        this.remove(w);
+        w.sink.answerWait(w, matched);
+        return;
+      }
+      w.sink.sendEvents(w, matched);
     }
     if (!w.ended) {
       this.lagging.delete(w);
@@ -120,7 +156,17 @@ export class WatchHub {
     }
   }
 
+  private continueLater(w: Watch): void {
+    if (w.continuing) return;
+    w.continuing = true;
+    this.defer(() => {
+      w.continuing = false;
+      this.resume(w);
+    });
+  }
+
   private goLive(w: Watch): void {
+    if (w.ended) return;
     w.live = true;
     const source = w.glob.source;
     if (w.glob.isLiteral) {
@@ -222,7 +268,7 @@ export class WatchHub {
     w.sink.end(w, {
       code: ErrorCode.TOO_LATE,
       message: `revision ${w.nextRev} left the history before this watch read it`,
-      details: { oldestRev: this.store.oldestRev + 1, resumeRev: w.nextRev },
+      details: { oldestRev: this.store.oldestKeptRev, resumeRev: w.nextRev },
     });
   }
 }

@@ -230,7 +230,7 @@ export class StoreModel {
   ): ModelRead<T> {
     const at = rev ?? this.rev;
     if (at > this.rev) throw new Error(`model: read at future revision ${at}`);
-    if (at < this.oldest) return { err: 'TOO_LATE', details: { oldestRev: this.oldest } };
+    if (at < this.oldest) return { err: 'TOO_LATE', details: { oldestRev: this.oldest + 1 } };
     return read(this.states[at]!, at);
   }
 

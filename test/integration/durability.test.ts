@@ -140,7 +140,8 @@ describe('restart through snapshot + log replay (snapshotEveryEntries: 50, histo
     expect(head).toBeGreaterThan(300);
     const tooLate = await w.callError({ op: 'get', path: '/snap', rev: 0 });
     expect(tooLate.code).toBe(ErrorCode.TOO_LATE);
-    const oldest = tooLate.details!.oldestRev as number;
+    // oldestRev is the oldest revision whose events are kept; the state just before it is readable too.
+    const oldest = (tooLate.details!.oldestRev as number) - 1;
     expect(oldest).toBe(head - 120);
     const checkpoints = [oldest, oldest + 1, head - 60, head - 1, head];
     const trees = await Promise.all(checkpoints.map((r) => walkAll(w, r)));
@@ -157,7 +158,7 @@ describe('restart through snapshot + log replay (snapshotEveryEntries: 50, histo
       expect(await Promise.all(checkpoints.slice(round).map((r) => walkAll(c, r)))).toEqual(trees.slice(round));
       expect(await history(c, oldest + 1 + round, head)).toEqual(events.filter((e) => e.rev > oldest + round));
       const e = await c.callError({ op: 'get', path: '/snap', rev: oldest - 1 });
-      expect(e).toMatchObject({ code: ErrorCode.TOO_LATE, details: { oldestRev: round === 0 ? oldest : oldest + 1 } });
+      expect(e).toMatchObject({ code: ErrorCode.TOO_LATE, details: { oldestRev: round === 0 ? oldest + 1 : oldest + 2 } });
       const { client: o, hello: h } = await RawClient.connect(server.url, { session: hello.session });
       expect(h.resumed).toBe(true);
       expect(await c.call({ op: 'stat', path: '/snap/eph/17' })).toMatchObject({ kind: 'file', ephemeral: true });

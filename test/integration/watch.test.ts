@@ -209,23 +209,24 @@ describe('TOO_LATE (historyRevisions: 5)', () => {
     for (let i = 0; i < 20; i++) await s.call({ op: 'set', path: `/tl/f${i % 3}`, value: bytes(String(i)) });
     const head = await rev(s);
     expect(head).toBe(20);
-    // Reads: states head-5 .. head are readable.
+    // oldestRev has one meaning for every request: the oldest revision a read at it and a WAIT
+    // from it both accept (states from head-5 are readable, events from head-4 are kept).
     const getErr = await s.callError({ op: 'get', path: '/tl/f0', rev: 1 });
     expect(getErr.code).toBe(ErrorCode.TOO_LATE);
-    const oldestRead = getErr.details!.oldestRev as number;
-    expect(oldestRead).toBe(head - 5);
-    expect((await s.call({ op: 'get', path: '/tl/f0', rev: oldestRead }))).toMatchObject({ at: oldestRead });
-    expect((await s.callError({ op: 'get', path: '/tl/f0', rev: oldestRead - 1 })).code).toBe(ErrorCode.TOO_LATE);
+    const oldest = getErr.details!.oldestRev as number;
+    expect(oldest).toBe(head - 4);
+    expect((await s.call({ op: 'get', path: '/tl/f0', rev: oldest }))).toMatchObject({ at: oldest });
+    expect((await s.call({ op: 'get', path: '/tl/f0', rev: oldest - 1 }))).toMatchObject({ at: oldest - 1 });
+    expect((await s.callError({ op: 'get', path: '/tl/f0', rev: oldest - 2 })).code).toBe(ErrorCode.TOO_LATE);
     for (const op of [{ op: 'stat', path: '/tl/f0' }, { op: 'getdir', path: '/tl' }, { op: 'walk', glob: '/tl/*' }]) {
       const e = await s.callError({ ...op, rev: 2 });
       expect(e.code).toBe(ErrorCode.TOO_LATE);
-      expect(e.details).toEqual({ oldestRev: oldestRead });
+      expect(e.details).toEqual({ oldestRev: oldest });
     }
-    // WAIT: events of head-4 .. head are kept.
     const waitErr = await s.callError({ op: 'wait', glob: '/tl/**', rev: 1 });
     expect(waitErr.code).toBe(ErrorCode.TOO_LATE);
     const oldestEv = waitErr.details!.oldestRev as number;
-    expect(oldestEv).toBe(head - 4);
+    expect(oldestEv).toBe(oldest);
     expect(await s.call({ op: 'wait', glob: '/tl/**', rev: oldestEv })).toMatchObject({ event: { rev: oldestEv }, events: [{ rev: oldestEv }] });
     // WATCH: a response, then a TOO_LATE end with the same oldestRev.
     const id = s.request({ op: 'watch', glob: '/tl/**', fromRev: 3 });

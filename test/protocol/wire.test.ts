@@ -302,7 +302,7 @@ describe('transactions', () => {
 });
 
 describe('history', () => {
-  it('TOO_LATE carries the smallest revision the same request accepts now', async () => {
+  it('TOO_LATE carries one oldestRev for reads and waits: the oldest revision both accept now', async () => {
     const { c } = await session();
     const p = fresh();
     for (let i = 0; i < 25; i++) await c.result({ id: 100 + i, op: 'set', path: p, value: String(i) });
@@ -311,12 +311,12 @@ describe('history', () => {
     const oldest = late.details.oldestRev as number;
     expect((await c.result({ id: 2, op: 'get', path: p, rev: oldest })).at).toBe(oldest);
     const lateWait = await c.errorOf({ id: 3, op: 'wait', glob: p, rev: 1 });
-    expect(lateWait).toMatchObject({ code: 'TOO_LATE', details: { oldestRev: oldest + 1 } });
-    expect((await c.result({ id: 4, op: 'wait', glob: p, rev: oldest + 1 })).event.rev).toBe(oldest + 1);
+    expect(lateWait).toMatchObject({ code: 'TOO_LATE', details: { oldestRev: oldest } });
+    expect((await c.result({ id: 4, op: 'wait', glob: p, rev: oldest })).event.rev).toBe(oldest);
     // A WATCH from too far back: a successful response, then a TOO_LATE end push.
     expect(await c.result({ id: 5, op: 'watch', glob: p, fromRev: 1 })).toEqual({ fromRev: 1 });
     const end = await c.next((m) => m.watch === 5);
-    expect(end.end).toMatchObject({ code: 'TOO_LATE', details: { oldestRev: oldest + 1 } });
+    expect(end.end).toMatchObject({ code: 'TOO_LATE', details: { oldestRev: oldest } });
   });
 });
 

@@ -235,7 +235,8 @@ describe('store_test.go', () => {
     ok(set(s, '/x', 'b'));
     expect(s.oldestRev).toBe(1);
     expect(thrown(() => wait(s, '/**', 1))).toEqual({ code: ErrorCode.TOO_LATE, details: { oldestRev: 2 } });
-    expect(thrown(() => s.get('/x', 0))).toEqual({ code: ErrorCode.TOO_LATE, details: { oldestRev: 1 } });
+    // One meaning for reads and waits alike: the oldest revision both accept.
+    expect(thrown(() => s.get('/x', 0))).toEqual({ code: ErrorCode.TOO_LATE, details: { oldestRev: 2 } });
     expect(getText(s, '/x', 1)).toEqual({ value: 'a', rev: 1 });
     expect(wait(s, '/**', 2)).toMatchObject({ rev: 2 });
   });

@@ -276,10 +276,12 @@ describe('history window', () => {
     expect(value(s, '/x', 2)).toBe('2');
     const tooLate = thrown(() => s.get('/x', 1));
     expect(tooLate.code).toBe(ErrorCode.TOO_LATE);
-    expect(tooLate.details).toEqual({ oldestRev: 2 });
+    // oldestRev is the oldest revision every request accepts: a read at it and a WAIT from it.
+    expect(tooLate.details).toEqual({ oldestRev: 3 });
     for (const read of [() => s.stat('/x', 1), () => s.getdir('/', 1), () => s.walk('/**', 1)]) {
-      expect(thrown(read).details).toEqual({ oldestRev: 2 });
+      expect(thrown(read).details).toEqual({ oldestRev: 3 });
     }
+    expect(value(s, '/x', 3)).toBe('3');
     expect(thrown(() => s.checkEventsFrom(2)).details).toEqual({ oldestRev: 3 });
     expect(s.checkEventsFrom(3)).toBe(3);
     expect(thrown(() => s.firstEvent(compileGlob('/x'), 0)).code).toBe(ErrorCode.TOO_LATE);
