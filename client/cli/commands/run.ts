@@ -1,13 +1,17 @@
 /**
  * lock, claim and elect: run a command while holding something. The command gets the fencing
- * token in its environment; when it exits, the claim is released and coord exits with its code.
+ * token in its environment (COORD_LOCK_TOKEN, and COORD_LOCK_KEY, the file that holds the claim:
+ * a txn condition { path: KEY, rev: TOKEN, exact: true } holds exactly as long as the claim); when it exits, the claim is released and coord exits with its code.
  * If the claim is lost first, the command gets SIGTERM (and SIGKILL if it is still running
  * LOST_KILL_AFTER_MS later: work done without the claim is exactly what a lock is to prevent) and
  * coord exits with ExitCode.LOST.
+ *
+ * The command runs under a supervisor (supervised.ts) so that it also dies when coord dies,
+ * SIGKILL included: its claim will expire, and a spare will take it over.
  */
-import { spawn } from 'node:child_process';
 import type { CoordClient } from '../../client.ts';
 import { ExitCode } from '../output.ts';
+import { superviseCommand } from './supervised.ts';
 
 export const LOST_KILL_AFTER_MS = 5000;
 
@@ -16,41 +20,49 @@ interface Held {
   release(): Promise<void>;
 }
 
+/**
+ * How long a command gets between SIGTERM and SIGKILL once coord has died. The claim outlives
+ * coord until its session expires, at the earliest about two thirds of a TTL after coord's last
+ * message (the SDK pings a third of a TTL after it last spoke), so a command stopped within a
+ * third of the TTL (one second at most) stops while the claim is still its own.
+ */
+export function deathGraceMs(client: CoordClient): number {
+  return Math.min(1000, Math.floor(client.sessionTtlMs / 3));
+}
+
 /** Runs `argv` while `held` lasts; resolves with the exit code for coord. */
-export function runWhileHeld(held: Held, argv: string[], env: Record<string, string>, signal: AbortSignal): Promise<number> {
-  return new Promise((resolve) => {
-    const [cmd, ...args] = argv;
-    const child = spawn(cmd!, args, { stdio: 'inherit', env: { ...process.env, ...env } });
-    let lost = false;
-    let cannotRun = false;
-    let killTimer: NodeJS.Timeout | undefined;
-    const onLost = () => {
-      lost = true;
-      process.stderr.write(`coord: lost: ${(held.lost.reason as Error)?.message ?? 'claim lost'}; stopping the command\n`);
-      child.kill('SIGTERM');
-      killTimer = setTimeout(() => child.kill('SIGKILL'), LOST_KILL_AFTER_MS);
-    };
-    const onSignal = () => child.kill('SIGTERM');
-    // A claim lost (or a signal received) before these listeners existed must still count.
-    if (held.lost.aborted) onLost();
-    else held.lost.addEventListener('abort', onLost, { once: true });
-    if (signal.aborted) onSignal();
-    else signal.addEventListener('abort', onSignal, { once: true });
-    child.on('error', (err) => {
-      cannotRun = true;
-      process.stderr.write(`coord: cannot run ${cmd}: ${err.message}\n`);
-    });
-    child.on('close', async (code, sig) => {
-      clearTimeout(killTimer);
-      held.lost.removeEventListener('abort', onLost);
-      signal.removeEventListener('abort', onSignal);
-      await held.release().catch(() => {});
-      if (lost) return resolve(ExitCode.LOST);
-      // The shell's code for a command that cannot be run (spawn reports a negative errno).
-      if (cannotRun || (code === null && sig === null)) return resolve(127);
-      resolve(code ?? 128 + (signalNumber(sig) ?? 0));
-    });
-  });
+export async function runWhileHeld(held: Held, argv: string[], env: Record<string, string>, signal: AbortSignal, graceMs: number): Promise<number> {
+  const cmd = argv[0]!;
+  const child = superviseCommand(argv, env, graceMs);
+  let lost = false;
+  let killTimer: NodeJS.Timeout | undefined;
+  const onLost = () => {
+    lost = true;
+    process.stderr.write(`coord: lost: ${(held.lost.reason as Error)?.message ?? 'claim lost'}; stopping the command\n`);
+    child.signal('SIGTERM');
+    killTimer = setTimeout(() => child.signal('SIGKILL'), LOST_KILL_AFTER_MS);
+  };
+  const onSignal = () => child.signal('SIGTERM');
+  // A claim lost (or a signal received) before these listeners existed must still count.
+  if (held.lost.aborted) onLost();
+  else held.lost.addEventListener('abort', onLost, { once: true });
+  if (signal.aborted) onSignal();
+  else signal.addEventListener('abort', onSignal, { once: true });
+  const outcome = await child.done;
+  clearTimeout(killTimer);
+  held.lost.removeEventListener('abort', onLost);
+  signal.removeEventListener('abort', onSignal);
+  await held.release().catch(() => {});
+  if (outcome.kind === 'error') {
+    process.stderr.write(`coord: cannot run ${cmd}: ${outcome.message}\n`);
+  } else if (outcome.kind === 'supervisor-died') {
+    process.stderr.write(`coord: the supervisor of ${cmd} died (${outcome.signal ?? `exit ${outcome.code}`}); the command was killed\n`);
+  }
+  if (lost) return ExitCode.LOST;
+  // The shell's codes: 126 found but cannot be run, 127 not found.
+  if (outcome.kind === 'error') return outcome.code === 'EACCES' ? 126 : 127;
+  if (outcome.kind === 'supervisor-died') return 128 + 9;
+  return outcome.code ?? 128 + (signalNumber(outcome.signal) ?? 0);
 }
 
 function signalNumber(sig: NodeJS.Signals | null): number | undefined {
@@ -59,14 +71,14 @@ function signalNumber(sig: NodeJS.Signals | null): number | undefined {
 
 export async function lockRun(client: CoordClient, path: string, argv: string[], signal: AbortSignal, timeoutMs?: number): Promise<number> {
   const l = await client.lock(path, { signal, ...(timeoutMs !== undefined ? { timeoutMs } : {}), info: `pid ${process.pid}` });
-  return runWhileHeld(l, argv, { COORD_LOCK_TOKEN: String(l.token), COORD_LOCK_PATH: path }, signal);
+  return runWhileHeld(l, argv, { COORD_LOCK_TOKEN: String(l.token), COORD_LOCK_PATH: path, COORD_LOCK_KEY: l.key }, signal, deathGraceMs(client));
 }
 
 export async function claimRun(client: CoordClient, prefix: string, n: number, argv: string[], signal: AbortSignal): Promise<number> {
   const c = await client.claimSlot(prefix, n, { signal });
   return runWhileHeld(c, argv, {
-    COORD_SLOT: String(c.slot), COORD_SLOTS: String(n), COORD_LOCK_TOKEN: String(c.token),
-  }, signal);
+    COORD_SLOT: String(c.slot), COORD_SLOTS: String(n), COORD_LOCK_TOKEN: String(c.token), COORD_LOCK_KEY: c.path,
+  }, signal, deathGraceMs(client));
 }
 
 export async function electRun(client: CoordClient, path: string, id: string, argv: string[], signal: AbortSignal): Promise<number> {
@@ -74,7 +86,8 @@ export async function electRun(client: CoordClient, path: string, id: string, ar
   return runWhileHeld(
     { lost: leadership.lost, release: () => leadership.resign() },
     argv,
-    { COORD_LOCK_TOKEN: String(leadership.token), COORD_LEADER_ID: id },
+    { COORD_LOCK_TOKEN: String(leadership.token), COORD_LOCK_KEY: leadership.guard.path, COORD_LEADER_ID: id },
     signal,
+    deathGraceMs(client),
   );
 }
