@@ -55,7 +55,8 @@ Environment: COORD_URL (server urls, comma-separated), COORD_TOKEN (shared secre
 server and for clients).
 Exit codes: 0 ok; 1 refused by the server (stderr starts with the code, e.g. REV_MISMATCH);
 2 usage; 3 no server reachable or timeout; 4 lock/slot/leadership lost while CMD ran;
-130/143 interrupted (SIGINT/SIGTERM) before done. lock/claim/elect: otherwise CMD's exit code.
+130/143 interrupted (SIGINT/SIGTERM) before done. lock/claim/elect: otherwise CMD's exit code
+(128+N if signal N killed it, 126 cannot execute, 127 not found).
 lock/claim/elect run CMD under a supervisor: if coord dies (even by SIGKILL), CMD and what it
 started get SIGTERM, then SIGKILL up to 1 s later. CMD gets COORD_LOCK_TOKEN (fencing token)
 and COORD_LOCK_KEY (the file holding the claim) to fence its writes.

@@ -9,6 +9,7 @@
  * The command runs under a supervisor (supervised.ts) so that it also dies when coord dies,
  * SIGKILL included: its claim will expire, and a spare will take it over.
  */
+import { constants } from 'node:os';
 import type { CoordClient } from '../../client.ts';
 import { ExitCode } from '../output.ts';
 import { superviseCommand } from './supervised.ts';
@@ -61,12 +62,13 @@ export async function runWhileHeld(held: Held, argv: string[], env: Record<strin
   if (lost) return ExitCode.LOST;
   // The shell's codes: 126 found but cannot be run, 127 not found.
   if (outcome.kind === 'error') return outcome.code === 'EACCES' ? 126 : 127;
-  if (outcome.kind === 'supervisor-died') return 128 + 9;
-  return outcome.code ?? 128 + (signalNumber(outcome.signal) ?? 0);
+  if (outcome.kind === 'supervisor-died') return signalCode('SIGKILL');
+  return outcome.code ?? signalCode(outcome.signal);
 }
 
-function signalNumber(sig: NodeJS.Signals | null): number | undefined {
-  return sig === null ? undefined : ({ SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 } as Record<string, number>)[sig];
+/** The shell's code for a command killed by a signal: 128 + its number (SIGQUIT 131, SIGSEGV 139). */
+function signalCode(sig: NodeJS.Signals | null): number {
+  return 128 + (sig === null ? 0 : (constants.signals[sig] ?? 0));
 }
 
 export async function lockRun(client: CoordClient, path: string, argv: string[], signal: AbortSignal, timeoutMs?: number): Promise<number> {
