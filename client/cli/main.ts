@@ -179,7 +179,7 @@ program
   .description('run CMD while holding the lock PATH (COORD_LOCK_TOKEN in its environment); exit with its code. If the lock is lost, CMD gets SIGTERM (SIGKILL 5 s later) and coord exits 4')
   .option('--wait <ms>', 'give up (exit 3) if the lock is not taken within this long', intArg(1))
   .addHelpText('after', '\nExamples:\n  coord lock /deploy -- ./deploy.sh\n  coord lock /cron/backup --wait 1000 -- ./backup.sh --full\n')
-  .action(clientAction((c, path: string, cmd: string[], o: { wait?: number }) => lockRun(c, path, cmd, interrupted.signal, o.wait)));
+  .action(clientAction((c, path: string, cmd: string[], o: { wait?: number }) => lockRun(c, path, cmd, interrupted.signal, o)));
 
 program
   .command('claim')
@@ -187,15 +187,17 @@ program
   .argument('<n>', 'how many slots', intArg(1, 'a slot count'))
   .argument('<cmd...>', 'the command to run (after --) and its arguments')
   .description('claim one of N slots PREFIX/0..N-1 and run CMD holding it (COORD_SLOT, COORD_SLOTS, COORD_LOCK_TOKEN); waits while all are held')
-  .addHelpText('after', '\nExamples:\n  coord claim /jobs/partitions 10 -- ./worker.sh\n')
-  .action(clientAction((c, prefix: string, n: number, cmd: string[]) => claimRun(c, prefix, n, cmd, interrupted.signal)));
+  .option('--wait <ms>', 'give up (exit 3) if no slot is free within this long', intArg(1))
+  .addHelpText('after', '\nExamples:\n  coord claim /jobs/partitions 10 -- ./worker.sh\n  coord claim /jobs/partitions 10 --wait 60000 -- ./worker.sh\n')
+  .action(clientAction((c, prefix: string, n: number, cmd: string[], o: { wait?: number }) => claimRun(c, prefix, n, cmd, interrupted.signal, o)));
 
 program
   .command('elect <path> <cmd...>')
   .description('campaign at PATH and run CMD while leader (COORD_LOCK_TOKEN, COORD_LEADER_ID)')
   .option('--id <id>', 'this candidate\'s id', `${process.env.HOSTNAME ?? 'host'}-${process.pid}`)
-  .addHelpText('after', '\nExamples:\n  coord elect /services/scheduler/leader --id sched-1 -- ./scheduler\n')
-  .action(clientAction((c, path: string, cmd: string[], o: { id: string }) => electRun(c, path, o.id, cmd, interrupted.signal)));
+  .option('--wait <ms>', 'give up (exit 3) if not leader within this long', intArg(1))
+  .addHelpText('after', '\nExamples:\n  coord elect /services/scheduler/leader --id sched-1 -- ./scheduler\n  coord elect /cron/leader --wait 5000 -- ./run-cron-once.sh\n')
+  .action(clientAction((c, path: string, cmd: string[], o: { id: string; wait?: number }) => electRun(c, path, cmd, interrupted.signal, o)));
 
 if (process.argv.length <= 2) {
   program.outputHelp();

@@ -71,24 +71,50 @@ function signalCode(sig: NodeJS.Signals | null): number {
   return 128 + (sig === null ? 0 : (constants.signals[sig] ?? 0));
 }
 
-export async function lockRun(client: CoordClient, path: string, argv: string[], signal: AbortSignal, timeoutMs?: number): Promise<number> {
-  const l = await client.lock(path, { signal, ...(timeoutMs !== undefined ? { timeoutMs } : {}), info: `pid ${process.pid}` });
+/**
+ * Runs `take` (a recipe's wait for a lock, slot or leadership) and gives up after `waitMs`, if
+ * given: then it prints `TIMEOUT: <timedOut>` and resolves null. The recipes leave their queue
+ * when their signal aborts, so nothing is left behind to block others.
+ */
+async function acquire<T>(signal: AbortSignal, waitMs: number | undefined, timedOut: string, take: (signal: AbortSignal) => Promise<T>): Promise<T | null> {
+  if (waitMs === undefined) return take(signal);
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(new Error(timedOut)), waitMs);
+  try {
+    return await take(AbortSignal.any([signal, deadline.signal]));
+  } catch (err) {
+    if (!deadline.signal.aborted || signal.aborted) throw err;
+    process.stderr.write(`TIMEOUT: ${timedOut}\n`);
+    return null;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export async function lockRun(client: CoordClient, path: string, argv: string[], signal: AbortSignal, opts: { wait?: number }): Promise<number> {
+  const l = await acquire(signal, opts.wait, `lock ${path} not taken within ${opts.wait} ms`,
+    (s) => client.lock(path, { signal: s, info: `pid ${process.pid}` }));
+  if (l === null) return ExitCode.UNREACHABLE;
   return runWhileHeld(l, argv, { COORD_LOCK_TOKEN: String(l.token), COORD_LOCK_PATH: path, COORD_LOCK_KEY: l.key }, signal, deathGraceMs(client));
 }
 
-export async function claimRun(client: CoordClient, prefix: string, n: number, argv: string[], signal: AbortSignal): Promise<number> {
-  const c = await client.claimSlot(prefix, n, { signal });
+export async function claimRun(client: CoordClient, prefix: string, n: number, argv: string[], signal: AbortSignal, opts: { wait?: number }): Promise<number> {
+  const c = await acquire(signal, opts.wait, `no slot of ${prefix} free within ${opts.wait} ms`,
+    (s) => client.claimSlot(prefix, n, { signal: s }));
+  if (c === null) return ExitCode.UNREACHABLE;
   return runWhileHeld(c, argv, {
     COORD_SLOT: String(c.slot), COORD_SLOTS: String(n), COORD_LOCK_TOKEN: String(c.token), COORD_LOCK_KEY: c.path,
   }, signal, deathGraceMs(client));
 }
 
-export async function electRun(client: CoordClient, path: string, id: string, argv: string[], signal: AbortSignal): Promise<number> {
-  const leadership = await client.elect(path, id).campaign({ signal });
+export async function electRun(client: CoordClient, path: string, argv: string[], signal: AbortSignal, opts: { id: string; wait?: number }): Promise<number> {
+  const leadership = await acquire(signal, opts.wait, `not elected leader at ${path} within ${opts.wait} ms`,
+    (s) => client.elect(path, opts.id).campaign({ signal: s }));
+  if (leadership === null) return ExitCode.UNREACHABLE;
   return runWhileHeld(
     { lost: leadership.lost, release: () => leadership.resign() },
     argv,
-    { COORD_LOCK_TOKEN: String(leadership.token), COORD_LOCK_KEY: leadership.guard.path, COORD_LEADER_ID: id },
+    { COORD_LOCK_TOKEN: String(leadership.token), COORD_LOCK_KEY: leadership.guard.path, COORD_LEADER_ID: opts.id },
     signal,
     deathGraceMs(client),
   );
