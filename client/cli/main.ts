@@ -128,9 +128,10 @@ program
   .command('del')
   .argument('<path>', 'the file to delete')
   .argument('[rev]', '-1 or omitted = unconditional, N = only if unchanged since N', revArg)
-  .description('delete a file (REV as for set); print the store revision')
-  .addHelpText('after', '\nExamples:\n  coord del /hello\n  coord del /hello 71\n')
-  .action(clientAction((c, path: string, rev: number | undefined) => kv.del(c, path, rev)));
+  .description('delete a file (REV as for set); print the revision of the delete. A missing file: exit 1 with NOENT, nothing deleted')
+  .option('-f, --force', 'a missing file is not an error (exit 0; prints the store revision)')
+  .addHelpText('after', '\nExamples:\n  coord del /hello\n  coord del /hello 71     # only if unchanged since revision 71\n  coord del --force /tmp/marker\n')
+  .action(clientAction((c, path: string, rev: number | undefined, o: { force?: boolean }) => kv.del(c, path, rev, o)));
 
 program
   .command('rev')

@@ -30,8 +30,16 @@ export async function set(client: CoordClient, path: string, rev: number | undef
   return ExitCode.OK;
 }
 
-export async function del(client: CoordClient, path: string, rev: number | undefined): Promise<number> {
+/**
+ * Deleting a missing file changes nothing, and says so the way `get` does (exit 1, NOENT), as
+ * ZooKeeper's `delete` does ("Node does not exist"); `--force` makes it a success, like `rm -f`.
+ */
+export async function del(client: CoordClient, path: string, rev: number | undefined, opts: { force?: boolean } = {}): Promise<number> {
   const r = await client.del(path, { rev: rev ?? -1 });
+  if (!r.deleted && !opts.force) {
+    process.stderr.write(`NOENT: ${path} does not exist; nothing deleted\n`);
+    return ExitCode.REFUSED;
+  }
   process.stdout.write(`${r.rev}\n`);
   return ExitCode.OK;
 }
