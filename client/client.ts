@@ -20,6 +20,7 @@ import {
   ClientClosedError, ConnectionError, CoordClientError, SessionExpiredError, TimeoutError,
   fromErrorBody,
 } from './errors.ts';
+import { Keepalive, pingPeriodMs, stallSlackMs } from './keepalive.ts';
 import { webSocketTransport, type Link, type Transport } from './transport.ts';
 import { WatchStream } from './watch-stream.ts';
 import { watchConfig, type ConfigSnapshot } from './recipes/config.ts';
@@ -116,9 +117,13 @@ export class CoordClient {
   /** The newest store revision any answer has shown: a lower bound on the server's head. */
   private headSeen = 0;
   private lastHeardMs = 0;
-  private lastSentMs = 0;
-  private pingTimer: NodeJS.Timeout | null = null;
+  private keepalive: Keepalive | null = null;
   private suspendTimer: NodeJS.Timeout | null = null;
+  /**
+   * Set when the suspend timer fired late (this process was frozen): the session is presumed
+   * lost only if the next attempt to reach the server fails too.
+   */
+  private verifyingSession = false;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private firstConnect: { resolve(): void; reject(e: unknown): void } | null = null;
 
@@ -198,12 +203,22 @@ export class CoordClient {
 
   private scheduleReconnect(): void {
     if (this.currentState === 'closed' || this.reconnectTimer !== null) return;
+    // The attempt that was to tell whether the session outlived our stall failed.
+    if (this.verifyingSession && this.currentState === 'suspended') this.markSessionLost();
     this.urlIndex++;
     const delay = backoffDelay(this.attempt++, this.options.backoffMs);
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = null;
       this.dial();
     }, delay);
+  }
+
+  /** Skips the backoff wait, if that is where we are (not while a connect or hello is under way). */
+  private redialNow(): void {
+    if (this.reconnectTimer === null) return;
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = null;
+    this.dial();
   }
 
   private attach(link: Link): void {
@@ -243,7 +258,7 @@ export class CoordClient {
     this.linkReady = true;
     this.attempt = 0;
     this.clearSuspendTimer();
-    this.startPinging();
+    this.startKeepalive(link);
     this.setState('connected');
     this.firstConnect?.resolve();
     this.firstConnect = null;
@@ -255,6 +270,7 @@ export class CoordClient {
   private markSessionLost(): void {
     if (this.sessionLost) return;
     this.sessionLost = true;
+    this.clearSuspendTimer();
     for (const [id, p] of [...this.pending]) {
       if (p.kind === 'write') {
         p.reject(new SessionExpiredError(
@@ -270,7 +286,7 @@ export class CoordClient {
     if (this.link !== link) return;
     this.link = null;
     this.linkReady = false;
-    this.stopPinging();
+    this.stopKeepalive();
     for (const w of this.watches.values()) w.open = false;
     if (this.currentState === 'closed') return;
     if (this.currentState === 'connected') {
@@ -280,37 +296,46 @@ export class CoordClient {
     this.scheduleReconnect();
   }
 
-  /** While suspended, presume the session lost once its TTL has passed since we were last heard. */
+  /**
+   * While suspended, presume the session lost once its TTL has passed since we were last heard.
+   * If the timer fires late, this process was frozen meanwhile (and may not even have read what
+   * the server sent): rather than presume, try the server at once, and presume the session lost
+   * only if that attempt fails or has not resumed the session within a ping period.
+   */
   private startSuspendTimer(): void {
     this.clearSuspendTimer();
-    const left = Math.max(0, this.lastHeardMs + this.sessionTtlMs - Date.now());
+    const dueMs = this.lastHeardMs + this.sessionTtlMs;
     this.suspendTimer = setTimeout(() => {
       this.suspendTimer = null;
-      if (this.currentState === 'suspended') this.markSessionLost();
-    }, left);
+      if (this.currentState !== 'suspended') return;
+      if (Date.now() - dueMs <= stallSlackMs(pingPeriodMs(this.sessionTtlMs))) return this.markSessionLost();
+      this.verifyingSession = true;
+      this.suspendTimer = setTimeout(() => {
+        this.suspendTimer = null;
+        if (this.currentState === 'suspended') this.markSessionLost();
+      }, pingPeriodMs(this.sessionTtlMs));
+      this.redialNow();
+    }, Math.max(0, dueMs - Date.now()));
   }
 
   private clearSuspendTimer(): void {
     if (this.suspendTimer !== null) clearTimeout(this.suspendTimer);
     this.suspendTimer = null;
+    this.verifyingSession = false;
   }
 
-  /** Keeps the session alive when idle, and notices a dead connection. */
-  private startPinging(): void {
-    this.stopPinging();
-    const every = Math.max(100, Math.min(5000, Math.floor(this.sessionTtlMs / 3)));
-    this.pingTimer = setInterval(() => {
-      const link = this.link;
-      if (link === null || !this.linkReady) return;
-      if (Date.now() - this.lastHeardMs > 2 * every) return link.close(4000, 'server not answering');
-      if (Date.now() - this.lastSentMs >= every) this.rawCall(link, { op: 'ping' }).catch(() => {});
-    }, every);
-    this.pingTimer.unref();
+  /** Keeps the session alive when idle, and notices a server that stopped answering. */
+  private startKeepalive(link: Link): void {
+    this.stopKeepalive();
+    this.keepalive = new Keepalive(pingPeriodMs(this.sessionTtlMs), {
+      ping: () => void this.rawCall(link, { op: 'ping' }).catch(() => {}),
+      dead: () => link.close(4000, 'server not answering'),
+    });
   }
 
-  private stopPinging(): void {
-    if (this.pingTimer !== null) clearInterval(this.pingTimer);
-    this.pingTimer = null;
+  private stopKeepalive(): void {
+    this.keepalive?.stop();
+    this.keepalive = null;
   }
 
   // ------------------------------------------------------------------ frames
@@ -323,7 +348,7 @@ export class CoordClient {
     return new Promise((resolve, reject) => {
       this.rawPending.set(id, { resolve, reject });
       try {
-        this.lastSentMs = Date.now();
+        if (link === this.link) this.keepalive?.sent();
         link.send(encode({ id, ...body }));
       } catch (err) {
         this.rawPending.delete(id);
@@ -334,12 +359,13 @@ export class CoordClient {
 
   private sendFrame(id: number, body: RequestBody): void {
     if (this.link === null || !this.linkReady) return;
-    this.lastSentMs = Date.now();
+    this.keepalive?.sent();
     this.link.send(encode({ id, ...body }));
   }
 
   private onFrame(frame: Uint8Array): void {
     this.lastHeardMs = Date.now();
+    this.keepalive?.heard();
     let msg: Record<string, unknown>;
     try {
       msg = decode(frame) as Record<string, unknown>;
@@ -645,7 +671,7 @@ export class CoordClient {
   private shutdown(reason: Error): void {
     if (this.currentState === 'closed') return;
     this.setState('closed');
-    this.stopPinging();
+    this.stopKeepalive();
     this.clearSuspendTimer();
     if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer);
     this.link?.close(1000, 'client closed');

@@ -1,0 +1,83 @@
+/**
+ * Keepalive for one connection: a ping a third of a session TTL after the last message sent (so
+ * the server hears from an idle client at least every third of its TTL, and a client tolerates a
+ * stall of about two thirds of its TTL), and the check that the server still answers.
+ *
+ * One timer, no churn per request: `sent()` only notes the time; the timer, when it fires, pings
+ * if a full period has passed since the last send, else re-arms for the remainder.
+ *
+ * The link is called dead when something sent has had no frame at all back for two periods. A
+ * timer that fires far later than it was due means this process was frozen (a GC pause, a
+ * stopped or starved VM): the silence was ours, not the server's, and whatever the server sent
+ * meanwhile may still be unread. Then it pings at once and gives the server a fresh two periods
+ * to answer before judging the link.
+ */
+
+/** How late a timer may fire before we take it that this process was frozen, not just busy. */
+export function stallSlackMs(periodMs: number): number {
+  return Math.max(50, Math.floor(periodMs / 2));
+}
+
+/** The ping period for a session TTL: a third of it, within [100 ms, 5 s]. */
+export function pingPeriodMs(sessionTtlMs: number): number {
+  return Math.max(100, Math.min(5000, Math.floor(sessionTtlMs / 3)));
+}
+
+export interface KeepaliveHooks {
+  /** Send a ping on the link (which calls `sent()` like any other send). */
+  ping(): void;
+  /** The server stopped answering: close the link. */
+  dead(): void;
+}
+
+export class Keepalive {
+  private timer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  private dueMs = 0;
+  private lastSentMs: number;
+  /** The first send since a frame was last heard (null: nothing sent is owed an answer). */
+  private awaitingSinceMs: number | null = null;
+
+  constructor(private readonly periodMs: number, private readonly hooks: KeepaliveHooks) {
+    this.lastSentMs = Date.now();
+    this.arm(this.lastSentMs + periodMs);
+  }
+
+  /** A message went out on the link. */
+  sent(): void {
+    this.lastSentMs = Date.now();
+    this.awaitingSinceMs ??= this.lastSentMs;
+  }
+
+  /** A frame came in on the link. */
+  heard(): void {
+    this.awaitingSinceMs = null;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private arm(atMs: number): void {
+    this.dueMs = atMs;
+    this.timer = setTimeout(() => this.fire(), Math.max(0, atMs - Date.now()));
+    this.timer.unref();
+  }
+
+  private fire(): void {
+    this.timer = null;
+    const now = Date.now();
+    if (now - this.dueMs > stallSlackMs(this.periodMs)) {
+      // We were frozen: ping now, and judge the link only by what follows.
+      this.awaitingSinceMs = null;
+      this.hooks.ping();
+      if (!this.stopped) this.arm(this.lastSentMs + this.periodMs);
+      return;
+    }
+    if (this.awaitingSinceMs !== null && now - this.awaitingSinceMs >= 2 * this.periodMs) return this.hooks.dead();
+    if (now - this.lastSentMs >= this.periodMs) this.hooks.ping();
+    if (!this.stopped) this.arm(this.lastSentMs + this.periodMs);
+  }
+}
