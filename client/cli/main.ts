@@ -9,6 +9,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { CoordClient } from '../client.ts';
 import * as kv from './commands/kv.ts';
+import { packageVersion } from './commands/package-info.ts';
 import { claimRun, electRun, lockRun } from './commands/run.ts';
 import * as watching from './commands/watch.ts';
 import { defaultUrl, open, type GlobalOptions } from './connection.ts';
@@ -45,8 +46,8 @@ const program = new Command('coord')
   .addOption(new Option('--url <url>', `server url; repeat or comma-separate for several (env COORD_URL; default ${defaultUrl})`).argParser(collect))
   .addOption(new Option('--timeout <ms>', 'time limit to connect and for each request').argParser(intArg(1)).default(5000))
   .addOption(new Option('--ttl <ms>', 'session TTL for lock/claim/elect and ephemeral files').argParser(intArg(1000)))
-  .showHelpAfterError()
-  .configureOutput({ outputError: (str, write) => write(str) })
+  .version(packageVersion(), '-V, --version', 'print the version of coord')
+  .configureOutput({ outputError: (str, write) => write(`coord: ${str}`) })
   .exitOverride((err) => {
     process.exit(err.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE);
   })
@@ -199,6 +200,10 @@ program
   .option('--wait <ms>', 'give up (exit 3) if not leader within this long', intArg(1))
   .addHelpText('after', '\nExamples:\n  coord elect /services/scheduler/leader --id sched-1 -- ./scheduler\n  coord elect /cron/leader --wait 5000 -- ./run-cron-once.sh\n')
   .action(clientAction((c, path: string, cmd: string[], o: { id: string; wait?: number }) => electRun(c, path, cmd, interrupted.signal, o)));
+
+// A usage error prints the one thing that is wrong and where to read more, not a whole page.
+program.showHelpAfterError("Run 'coord --help' for usage.");
+for (const command of program.commands) command.showHelpAfterError(`Run 'coord ${command.name()} --help' for usage.`);
 
 if (process.argv.length <= 2) {
   program.outputHelp();

@@ -2,7 +2,7 @@
 // run in parallel to keep the file quick) against a real in-process server, found through
 // COORD_URL or --url. Each command's stdout, stderr and exit code are compared exactly with what
 // an SDK client reads from the same server: 0 ok, 1 refused (stderr starts with the error code),
-// 2 usage (usage printed), 3 unreachable. wait and watch are started before the writes they must
+// 2 usage (the error and a pointer to --help), 3 unreachable. wait and watch are started before the writes they must
 // report (at an explicit revision, or by writing until the command reports one of the writes),
 // and watch is ended with SIGTERM. Conditions are polled with deadlines, never timed.
 import { createServer } from 'node:net';
@@ -171,7 +171,7 @@ describe('coord CLI: store commands', () => {
     expect(lines(r.stdout)).toEqual(expected);
   });
 
-  it('bad usage exits 2 and prints the usage; an unreachable server exits 3', async () => {
+  it('bad usage exits 2 and says what is wrong and where to read more; an unreachable server exits 3', async () => {
     const dead = `ws://127.0.0.1:${await deadPort()}`;
     const [noArg, badRev, badCount, unknown, bare, unreachable, unreachableEnv] = await Promise.all([
       coord(['get'], { url }),
@@ -183,13 +183,13 @@ describe('coord CLI: store commands', () => {
       coord(['--timeout', '500', 'rev'], { url: dead }),
     ]);
     expect(noArg.code).toBe(2);
-    expect(noArg.stderr).toMatch(/missing required argument 'path'[\s\S]*Usage: coord get/);
+    expect(noArg.stderr).toBe("coord: error: missing required argument 'path'\nRun 'coord get --help' for usage.\n");
     expect(badRev.code).toBe(2);
-    expect(badRev.stderr).toMatch(/invalid for argument 'rev'[\s\S]*Usage: coord set/);
+    expect(badRev.stderr).toMatch(/^coord: error: .*invalid for argument 'rev'.*\nRun 'coord set --help' for usage\.\n$/);
     expect(badCount.code).toBe(2);
-    expect(badCount.stderr).toMatch(/Usage: coord claim/);
+    expect(badCount.stderr).toMatch(/^coord: error: .*invalid for argument 'n'.*\nRun 'coord claim --help' for usage\.\n$/);
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toMatch(/unknown command 'bogus'[\s\S]*Usage: coord/);
+    expect(unknown.stderr).toBe("coord: error: unknown command 'bogus'\nRun 'coord --help' for usage.\n");
     expect(bare.code).toBe(2);
     expect(bare.stdout).toMatch(/^Usage: coord/);
     expect(unreachable.code).toBe(3);
