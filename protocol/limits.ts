@@ -44,6 +44,20 @@ export const limits = {
   dedupeResultsPerSessionMax: 1024,
   /** Time a new connection has to send its hello. */
   helloTimeoutMs: 10_000,
+  /**
+   * Time a new TCP connection has to send its complete HTTP upgrade request (all headers); then
+   * it is closed. With helloTimeoutMs this bounds how long a connection that never becomes a
+   * client can be held open.
+   */
+  upgradeTimeoutMs: 10_000,
+  /** Client writes (and session opens) proposed and not yet answered, server-wide; more: LIMIT. */
+  writesInflightMax: 10_000,
+  /**
+   * Bytes of history kept by default (`--history-bytes`): the paths and values of the kept
+   * revisions' events. The oldest revisions go first once over it (the newest is always kept),
+   * so history costs bounded memory whatever the value sizes.
+   */
+  historyBytesDefault: 128 * 1024 * 1024,
 } as const;
 
 export type Limits = typeof limits;

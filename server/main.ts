@@ -5,7 +5,7 @@
 import { resolve } from 'node:path';
 import { limits } from '../protocol/limits.ts';
 import { startServer } from './server.ts';
-import { StorageError } from './storage/level-storage.ts';
+import { describeStartError } from './start-error.ts';
 
 export interface ServerFlags {
   host: string;
@@ -39,7 +39,7 @@ export async function runServer(flags: ServerFlags): Promise<void> {
       ...(process.env.COORD_TOKEN ? { token: process.env.COORD_TOKEN } : {}),
     });
   } catch (err) {
-    const message = err instanceof StorageError ? err.message : (err as Error).stack ?? String(err);
+    const message = describeStartError(err, { host: flags.host, port: flags.port, data: resolve(flags.data) });
     process.stderr.write(`coord server: cannot start: ${message}\n`);
     process.exit(1);
   }

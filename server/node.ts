@@ -7,6 +7,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { CoordError, ErrorCode } from '../protocol/errors.ts';
 import { limits } from '../protocol/limits.ts';
 import { systemClock, type Clock } from './clock.ts';
+import { silentLogger, type Logger } from './log.ts';
 import { RaftDriver } from './consensus/driver.ts';
 import { SessionTracker } from './session/tracker.ts';
 import type { Command, WriteOutcome } from './store/commands.ts';
@@ -21,7 +22,10 @@ export interface NodeOptions {
   snapshotEveryEntries: number;
   /** How often sessions are checked for expiry. */
   sessionCheckIntervalMs: number;
+  /** Client writes (and session opens) proposed and not yet answered, server-wide; more: LIMIT. */
+  writesInflightMax?: number;
   clock?: Clock;
+  log?: Logger;
   onFatal(err: unknown): void;
 }
 
@@ -40,11 +44,16 @@ export class CoordNode {
   /** Told when a session ends (closed or expired), after the store applied it. */
   readonly sessionEndListeners = new Set<(sid: string, reason: 'close' | 'expire') => void>();
   private ready = false;
+  private writesInflight = 0;
+  private readonly writesInflightMax: number;
+  private readonly log: Logger;
 
-  private constructor(readonly driver: RaftDriver, clock: Clock) {
+  private constructor(readonly driver: RaftDriver, clock: Clock, options: NodeOptions) {
     const store = driver.store;
+    this.log = options.log ?? silentLogger;
+    this.writesInflightMax = options.writesInflightMax ?? limits.writesInflightMax;
     this.hub = new WatchHub(store);
-    this.tracker = new SessionTracker(clock, (cmd) => this.driver.propose(cmd));
+    this.tracker = new SessionTracker(clock, (cmd) => this.driver.propose(cmd), options.sessionCheckIntervalMs);
     for (const sid of store.sessionIds()) this.tracker.add(sid, store.session(sid)!.ttlMs);
     store.observer = {
       revision: (rev, events) => {
@@ -52,11 +61,24 @@ export class CoordNode {
         this.releaseRevWaiters(rev);
       },
       sessionOpened: (s) => this.tracker.add(s.id, s.ttlMs),
-      sessionEnded: (sid, reason) => {
-        this.tracker.remove(sid);
-        for (const listener of this.sessionEndListeners) listener(sid, reason);
+      sessionEnded: (s, reason, removed, rev) => {
+        this.tracker.remove(s.id);
+        this.logSessionEnd(s.id, s.ttlMs, reason, removed, rev);
+        for (const listener of this.sessionEndListeners) listener(s.id, reason);
       },
     };
+  }
+
+  /**
+   * What an operator needs to answer "what happened, and when": which session ended, how, and
+   * which of its ephemeral files (its locks, claims, registrations) went at which revision.
+   * Expiries are always worth a line; a close is, when it removed something.
+   */
+  private logSessionEnd(sid: string, ttlMs: number, reason: 'close' | 'expire', removed: string[], rev: number): void {
+    const fields = { session: sid, ttlMs, removed, rev };
+    if (reason === 'expire') this.log.info(fields, 'session expired');
+    else if (removed.length > 0) this.log.info(fields, 'session closed');
+    else this.log.debug(fields, 'session closed');
   }
 
   static async start(options: NodeOptions): Promise<CoordNode> {
@@ -73,10 +95,10 @@ export class CoordNode {
       await storage.close();
       throw err;
     }
-    const node = new CoordNode(driver, options.clock ?? systemClock);
+    const node = new CoordNode(driver, options.clock ?? systemClock, options);
     await driver.caughtUp();
     node.ready = true;
-    node.sessionTimer = setInterval(() => node.tracker.expireOverdue(), options.sessionCheckIntervalMs);
+    node.sessionTimer = setInterval(() => node.tracker.check(), options.sessionCheckIntervalMs);
     node.sessionTimer.unref();
     return node;
   }
@@ -90,9 +112,21 @@ export class CoordNode {
     return this.ready && this.driver.isLeader;
   }
 
-  /** Proposes a write and returns its outcome once durable and applied. */
-  propose(cmd: Command): Promise<WriteOutcome> {
-    return this.driver.propose(cmd);
+  /**
+   * Proposes a client's write and returns its outcome once durable and applied. At most
+   * writesInflightMax are in flight server-wide (ARCHITECTURE rule 10): past that, LIMIT at once,
+   * so a flood of writers is told to back off instead of growing the queue without bound.
+   */
+  async propose(cmd: Command): Promise<WriteOutcome> {
+    if (this.writesInflight >= this.writesInflightMax) {
+      throw new CoordError(ErrorCode.LIMIT, `over ${this.writesInflightMax} writes in flight on this server; retry shortly`);
+    }
+    this.writesInflight++;
+    try {
+      return await this.driver.propose(cmd);
+    } finally {
+      this.writesInflight--;
+    }
   }
 
   /**
@@ -142,7 +176,12 @@ export class CoordNode {
   }
 
   /** Opens a new session (a committed entry), or resumes one by id and secret. */
-  async session(ttlMs: number | undefined, resume?: { id: string; secret: string }): Promise<SessionGrant> {
+  async session(
+    ttlMs: number | undefined,
+    resume?: { id: string; secret: string },
+    /** Who asks (e.g. `{ remote }`), for the log line. */
+    who: Record<string, unknown> = {},
+  ): Promise<SessionGrant> {
     if (resume !== undefined) {
       await this.driver.readBarrier();
       const s = this.store.session(resume.id);
@@ -150,13 +189,15 @@ export class CoordNode {
         throw new CoordError(ErrorCode.SESSION_EXPIRED, `session ${resume.id} has expired or never existed`);
       }
       this.tracker.touch(s.id);
+      this.log.info({ session: s.id, ttlMs: s.ttlMs, ...who }, 'session resumed');
       return { id: s.id, secret: s.secret, ttlMs: s.ttlMs, resumed: true };
     }
     const id = randomBytes(8).toString('hex');
     const secret = randomBytes(16).toString('hex');
     const ttl = ttlMs ?? limits.sessionTtlMsDefault;
-    const outcome = await this.driver.propose({ t: 'open', sid: id, secret, ttlMs: ttl });
+    const outcome = await this.propose({ t: 'open', sid: id, secret, ttlMs: ttl });
     if (!outcome.ok) throw new CoordError(outcome.error.code, outcome.error.message);
+    this.log.debug({ session: id, ttlMs: ttl, ...who }, 'session opened');
     return { id, secret, ttlMs: ttl, resumed: false };
   }
 

@@ -2,6 +2,7 @@
  * Builds a running coord server: opens the node (storage, log replay), then serves the API.
  * main.ts calls this with flags; tests call it with an ephemeral port and a temp directory.
  */
+import { createServer } from 'node:http';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { registerApi } from './api/plugin.ts';
 import { CoordNode } from './node.ts';
@@ -20,6 +21,12 @@ export interface ServerOptions {
   /** A shared secret clients must present in their hello. */
   token?: string;
   clock?: Clock;
+  /** Overrides limits.upgradeTimeoutMs (tests use a short one). */
+  upgradeTimeoutMs?: number;
+  /** Overrides limits.writesInflightMax (tests use a small one). */
+  writesInflightMax?: number;
+  /** History bytes kept (default limits.historyBytesDefault). */
+  historyBytes?: number;
   /** Called on an unrecoverable error (failed fsync, broken invariant). Default: exit(1). */
   onFatal?(err: unknown): void;
 }
@@ -35,7 +42,16 @@ export interface RunningServer {
 }
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const upgradeTimeoutMs = options.upgradeTimeoutMs ?? limits.upgradeTimeoutMs;
   const app = Fastify({
+    // A connection that trickles its upgrade request (one header every few seconds) is dropped
+    // once upgradeTimeoutMs has passed: Node checks header deadlines every
+    // connectionsCheckingInterval, so that is kept well below the timeout.
+    serverFactory: (handler) => createServer({
+      headersTimeout: upgradeTimeoutMs,
+      requestTimeout: upgradeTimeoutMs,
+      connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(upgradeTimeoutMs / 4))),
+    }, handler),
     logger: { level: options.logLevel ?? 'info' },
     // One log line per connection and per error, not two per HTTP request.
     logController: new LogController({ disableRequestLogging: true }),
@@ -51,7 +67,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     historyRevisions: options.historyRevisions ?? limits.historyRevisionsDefault,
     snapshotEveryEntries: options.snapshotEveryEntries ?? 50_000,
     sessionCheckIntervalMs: 100,
+    ...(options.writesInflightMax !== undefined ? { writesInflightMax: options.writesInflightMax } : {}),
     clock: options.clock,
+    log: app.log,
     onFatal,
   });
   let api;

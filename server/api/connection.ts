@@ -28,6 +28,8 @@ export interface ConnectionContext {
   draining(): boolean;
   /** The shared secret a hello must carry, or null when the server takes anyone. */
   token: string | null;
+  /** The client's address, for log lines. */
+  remote: string | undefined;
   onFatal(err: unknown): void;
 }
 
@@ -53,10 +55,17 @@ export class Connection implements WatchSink {
   ) {
     socket.on('message', (data, isBinary) => this.onFrame(data as Buffer, isBinary));
     socket.on('close', (code, reason) => this.onClose(code, reason.toString()));
-    // Socket errors are the client's doing (bad frames, resets): worth a debug line, no more.
-    socket.on('error', (err) => this.log.debug({ err }, 'socket error'));
+    // Frames that break RFC 6455 (too big, bad UTF-8, bad opcode) are a client's protocol
+    // violation, worth a warn line; resets and the like are ordinary network life.
+    socket.on('error', (err: Error & { code?: string }) => {
+      if (err.code?.startsWith('WS_ERR_')) {
+        this.log.warn({ reason: err.message, wsCode: err.code }, 'protocol violation; closing the connection');
+      } else {
+        this.log.debug({ err }, 'socket error');
+      }
+    });
     this.helloTimer = setTimeout(() => {
-      if (this.session === null) this.closeWith(CloseCode.POLICY, 'no hello within the time allowed');
+      if (this.session === null) this.closeForViolation(CloseCode.POLICY, 'no hello within the time allowed');
     }, limits.helloTimeoutMs);
   }
 
@@ -66,22 +75,22 @@ export class Connection implements WatchSink {
 
   private onFrame(data: Buffer, isBinary: boolean): void {
     if (this.closed) return;
-    if (!isBinary) return this.closeWith(CloseCode.PROTOCOL_ERROR, 'text frames are not supported; send msgpack in binary frames');
+    if (!isBinary) return this.closeForViolation(CloseCode.PROTOCOL_ERROR, 'text frames are not supported; send msgpack in binary frames');
     let msg: unknown;
     try {
       msg = decode(data);
     } catch (err) {
       const e = err as FrameError;
-      return this.closeWith(e.tooBig ? CloseCode.TOO_BIG : CloseCode.PROTOCOL_ERROR, e.message);
+      return this.closeForViolation(e.tooBig ? CloseCode.TOO_BIG : CloseCode.PROTOCOL_ERROR, e.message);
     }
     const id = requestId(msg);
     if (id === null) {
-      return this.closeWith(CloseCode.PROTOCOL_ERROR, 'each message must be a map with a non-negative integer id');
+      return this.closeForViolation(CloseCode.PROTOCOL_ERROR, 'each message must be a map with a non-negative integer id');
     }
     if (this.session !== null) this.ctx.node.tracker.touch(this.session.id);
     if (this.inflight.has(id) || this.watches.has(id)) {
       // An answer under this id could not be told from the first request's: a client bug.
-      return this.closeWith(CloseCode.PROTOCOL_ERROR, `request id ${id} is already in flight`);
+      return this.closeForViolation(CloseCode.PROTOCOL_ERROR, `request id ${id} is already in flight`);
     }
     if (this.inflight.size >= limits.requestsInflightPerConnectionMax) {
       return this.respondError(id, new CoordError(
@@ -134,11 +143,13 @@ export class Connection implements WatchSink {
       throw new CoordError(ErrorCode.HELLO_REQUIRED, 'hello was already sent on this connection');
     }
     if (this.ctx.token !== null && !secretsEqual(req.token ?? '', this.ctx.token)) {
-      throw new CoordError(ErrorCode.UNAUTHORIZED, req.token === undefined
+      const reason = req.token === undefined
         ? 'this server requires a token in the hello'
-        : 'the token in the hello is not the one this server takes');
+        : 'the token in the hello is not the one this server takes';
+      this.log.warn({ reason }, 'authentication failed');
+      throw new CoordError(ErrorCode.UNAUTHORIZED, reason);
     }
-    const granting = this.ctx.node.session(req.ttlMs, req.session);
+    const granting = this.ctx.node.session(req.ttlMs, req.session, { remote: this.ctx.remote });
     this.helloInFlight = granting;
     try {
       const grant = await granting;
@@ -255,7 +266,7 @@ export class Connection implements WatchSink {
     if (body.code === ErrorCode.INTERNAL) this.log.error({ err }, 'request failed');
     this.send({ id, error: body });
     if (body.code === ErrorCode.HELLO_REQUIRED && this.session === null) {
-      this.closeWith(CloseCode.POLICY, body.message);
+      this.closeForViolation(CloseCode.POLICY, body.message);
     }
   }
 
@@ -278,6 +289,13 @@ export class Connection implements WatchSink {
       this.congested = false;
       for (const w of [...this.watches.values()]) if (!w.once) this.ctx.node.hub.resume(w);
     }
+  }
+
+  /** Closes the connection for something the client did wrong, with a warn line saying what. */
+  private closeForViolation(code: number, reason: string): void {
+    if (this.closed) return;
+    this.log.warn({ code, reason, session: this.session?.id }, 'protocol violation; closing the connection');
+    this.closeWith(code, reason);
   }
 
   closeWith(code: number, reason: string): void {

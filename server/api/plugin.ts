@@ -35,7 +35,7 @@ export async function registerApi(app: FastifyInstance, options: ApiOptions): Pr
     // close frame ws is already sending (1009 for an oversized frame, 1007 for bad UTF-8).
     // Those are client mistakes: log them quietly and let ws finish its close.
     errorHandler: (err, socket, req) => {
-      req.log.debug({ err }, 'websocket error');
+      req.log.warn({ remote: req.socket.remoteAddress, reason: err.message }, 'protocol violation; closing the connection');
       if (socket.readyState === socket.OPEN) socket.close(CloseCode.INTERNAL, 'internal error');
     },
   });
@@ -65,12 +65,14 @@ export async function registerApi(app: FastifyInstance, options: ApiOptions): Pr
   app.get(WS_PATH, { websocket: true }, (socket, req) => {
     const log = app.log.child({ conn: nextConnectionId++, remote: req.socket.remoteAddress });
     if (connections.size >= limits.connectionsMax || draining) {
+      if (!draining) log.warn({ connectionsMax: limits.connectionsMax }, 'connection refused: too many connections');
       socket.close(CloseCode.POLICY, draining ? 'server is shutting down' : 'too many connections');
       return;
     }
     log.debug('connection opened');
     const conn = new Connection(socket, {
-      node: options.node, log, draining: () => draining, token: options.token, onFatal: options.onFatal,
+      node: options.node, log, draining: () => draining, token: options.token, remote: req.socket.remoteAddress,
+      onFatal: options.onFatal,
     }, log);
     connections.add(conn);
     socket.on('close', () => connections.delete(conn));

@@ -6,6 +6,12 @@
  *
  * A new leader (and a restarted single node) gives every session a fresh TTL from when it took
  * over, as ZooKeeper does: a client cannot be blamed for silence while there was no leader.
+ *
+ * For the same reason a client is not blamed for a pause of this process. `check()` runs every
+ * `checkIntervalMs`; when it runs late (a major GC, a slow fsync on the loop, a frozen VM), the
+ * server was not listening for that long, and the messages that arrived meanwhile have not been
+ * read yet. Every deadline then moves forward by how late the check was, before anything is
+ * expired, so a pause of the server expires nobody.
  */
 import type { Clock } from '../clock.ts';
 import type { Command } from '../store/commands.ts';
@@ -19,11 +25,17 @@ interface Liveness {
 
 export class SessionTracker {
   private readonly sessions = new Map<string, Liveness>();
+  /** When check() last ran (or, before the first, when this tracker was made). */
+  private lastCheckMs: number;
 
   constructor(
     private readonly clock: Clock,
     private readonly propose: (cmd: Command) => Promise<unknown>,
-  ) {}
+    /** How often check() is called; lateness beyond it counts as a pause of this process. */
+    private readonly checkIntervalMs: number,
+  ) {
+    this.lastCheckMs = clock.now();
+  }
 
   /** A session now exists (opened, or found in the store on start). */
   add(sid: string, ttlMs: number): void {
@@ -46,14 +58,31 @@ export class SessionTracker {
     return s === undefined ? undefined : Math.max(0, s.lastSeenMs + s.ttlMs - this.clock.now());
   }
 
-  /** Proposes an expire for every session whose TTL has run out. Call it periodically. */
-  expireOverdue(): void {
+  /**
+   * Forgives a pause of this process, then proposes an expire for every session whose TTL has
+   * run out. Call it every `checkIntervalMs`.
+   */
+  check(): void {
     const now = this.clock.now();
+    // Timer jitter up to one interval is normal; a gap beyond that is time nobody listened.
+    const pausedMs = now - this.lastCheckMs - this.checkIntervalMs;
+    if (pausedMs > this.checkIntervalMs) this.forgive(pausedMs);
+    this.lastCheckMs = now;
+    this.expireOverdue(now);
+  }
+
+  /** Moves every deadline forward by `ms`: the time this process could not hear anyone. */
+  private forgive(ms: number): void {
+    for (const s of this.sessions.values()) if (!s.expiring) s.lastSeenMs += ms;
+  }
+
+  private expireOverdue(now: number): void {
     for (const [sid, s] of this.sessions) {
       if (s.expiring || now - s.lastSeenMs <= s.ttlMs) continue;
       s.expiring = true;
       this.propose({ t: 'expire', sid }).catch(() => {
-        // Not leader any more or shutting down: whoever leads next re-times the session.
+        // Not leader any more, shutting down, or the disk is full: retried at a later check,
+        // and whoever leads next re-times the session anyway.
         s.expiring = false;
       });
     }

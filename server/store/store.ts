@@ -29,7 +29,12 @@ export interface StoreOptions {
 export interface StoreObserver {
   revision?(rev: number, events: Event[]): void;
   sessionOpened?(session: SessionState): void;
-  sessionEnded?(sid: string, reason: 'close' | 'expire'): void;
+  /**
+   * A session ended; `removed` lists its ephemeral files, deleted at revision `rev` (when
+   * `removed` is empty, `rev` is the unchanged store revision). Called after that revision's
+   * events went to `revision`.
+   */
+  sessionEnded?(session: SessionState, reason: 'close' | 'expire', removed: string[], rev: number): void;
 }
 
 export type SnapshotFile = [path: string, versions: Version[]];
@@ -146,8 +151,10 @@ export class Store {
     if (s === undefined) return { ok: true, rev: this.revision, changed: 0 };
     const paths = [...s.ephemerals].sort();
     this.sessions.remove(sid);
-    this.observer.sessionEnded?.(sid, reason);
-    if (paths.length === 0) return { ok: true, rev: this.revision, changed: 0 };
+    if (paths.length === 0) {
+      this.observer.sessionEnded?.(s, reason, paths, this.revision);
+      return { ok: true, rev: this.revision, changed: 0 };
+    }
     const rev = this.revision + 1;
     const events: Event[] = [];
     for (const path of paths) {
@@ -157,6 +164,7 @@ export class Store {
       events.push({ path, rev, kind: 'delete' });
     }
     this.commitRevision(rev, events);
+    this.observer.sessionEnded?.(s, reason, paths, rev);
     return { ok: true, rev, changed: paths.length };
   }
 

@@ -30,6 +30,9 @@ const pinned = {
   watchLagRevisionsMax: 50_000,
   dedupeResultsPerSessionMax: 1024,
   helloTimeoutMs: 10_000,
+  upgradeTimeoutMs: 10_000,
+  writesInflightMax: 10_000,
+  historyBytesDefault: 134_217_728,
 } as const;
 
 const readme = readFileSync(new URL('../../protocol/README.md', import.meta.url), 'utf8');

@@ -163,7 +163,7 @@ describe('sessions and ephemeral files', () => {
     expect(s.stat('/m/a')).toMatchObject({ kind: 'file', ephemeral: true });
     expect(s.stat('/keep')).toMatchObject({ kind: 'file', ephemeral: false });
     const ended: string[] = [];
-    s.observer = { sessionEnded: (sid, reason) => ended.push(`${sid}:${reason}`) };
+    s.observer = { sessionEnded: (st, reason, removed, rev) => ended.push(`${st.id}:${reason}:${removed.join(',')}@${rev}`) };
     expect(s.apply({ t: 'close', sid: 's1' })).toEqual({ ok: true, rev: 4, changed: 2 });
     expect(s.eventsAt(4)).toEqual([
       { path: '/m/a', rev: 4, kind: 'delete' }, { path: '/m/b', rev: 4, kind: 'delete' },
@@ -171,7 +171,7 @@ describe('sessions and ephemeral files', () => {
     expect(paths(s)).toEqual(['/keep', '/m/c']);
     expect(s.session('s1')).toBeUndefined();
     expect(s.apply({ t: 'expire', sid: 's2' })).toEqual({ ok: true, rev: 5, changed: 1 });
-    expect(ended).toEqual(['s1:close', 's2:expire']);
+    expect(ended).toEqual(['s1:close:/m/a,/m/b@4', 's2:expire:/m/c@5']);
     // Ending a session that owns nothing, or one that does not exist, takes no revision.
     open(s, 's3');
     expect(s.apply({ t: 'expire', sid: 's3' })).toEqual({ ok: true, rev: 5, changed: 0 });
