@@ -1,14 +1,16 @@
 /**
  * The `coord` command line: the server, and a shell client for every operation and recipe.
  * Exit codes: 0 success; 1 the server refused (stderr starts with the error code, e.g.
- * `REV_MISMATCH: ...`); 2 usage error; 3 no server reachable or timeout; 4 a lock, slot or
- * leadership was lost while the command ran; 128+N stopped by signal N before it was done (a
- * `coord lock` interrupted while waiting does not report success). lock/claim/elect otherwise exit
- * with CMD's code.
+ * `REV_MISMATCH: ...`); 2 usage error; 3 no server reachable or timeout; 4 a lock, slot,
+ * leadership or registration was lost while the command ran; 128+N stopped by signal N before
+ * it was done (a `coord lock` interrupted while waiting does not report success).
+ * lock/claim/elect/register otherwise exit with CMD's code (128+N if signal N killed CMD).
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { CoordClient } from '../client.ts';
 import * as kv from './commands/kv.ts';
+import { leader } from './commands/leader.ts';
+import { members, registerRun } from './commands/membership.ts';
 import { packageVersion } from './commands/package-info.ts';
 import { claimRun, electRun, lockRun } from './commands/run.ts';
 import * as watching from './commands/watch.ts';
@@ -45,7 +47,7 @@ const program = new Command('coord')
   .description('coord: a small, durable coordination service. Run a server, or talk to one.')
   .addOption(new Option('--url <url>', `server url; repeat or comma-separate for several (env COORD_URL; default ${defaultUrl})`).argParser(collect))
   .addOption(new Option('--timeout <ms>', 'time limit to connect and for each request').argParser(intArg(1)).default(5000))
-  .addOption(new Option('--ttl <ms>', 'session TTL for lock/claim/elect and ephemeral files').argParser(intArg(1000)))
+  .addOption(new Option('--ttl <ms>', 'session TTL for lock/claim/elect/register and ephemeral files').argParser(intArg(1000)))
   .version(packageVersion(), '-V, --version', 'print the version of coord')
   .configureOutput({ outputError: (str, write) => write(`coord: ${str}`) })
   .exitOverride((err) => {
@@ -55,10 +57,10 @@ const program = new Command('coord')
 Environment: COORD_URL (server urls, comma-separated), COORD_TOKEN (shared secret, for the
 server and for clients).
 Exit codes: 0 ok; 1 refused by the server (stderr starts with the code, e.g. REV_MISMATCH);
-2 usage; 3 no server reachable or timeout; 4 lock/slot/leadership lost while CMD ran;
-130/143 interrupted (SIGINT/SIGTERM) before done. lock/claim/elect: otherwise CMD's exit code
-(128+N if signal N killed it, 126 cannot execute, 127 not found).
-lock/claim/elect run CMD under a supervisor: if coord dies (even by SIGKILL), CMD and what it
+2 usage; 3 no server reachable or timeout; 4 lock/slot/leadership/registration lost while
+CMD ran; 130/143 interrupted (SIGINT/SIGTERM) before done. lock/claim/elect/register:
+otherwise CMD's exit code (128+N if signal N killed it, 126 cannot execute, 127 not found).
+lock/claim/elect/register run CMD under a supervisor: if coord dies (even by SIGKILL), CMD and what it
 started get SIGTERM, then SIGKILL up to 1 s later. CMD gets COORD_LOCK_TOKEN (fencing token)
 and COORD_LOCK_KEY (the file holding the claim) to fence its writes.
 
@@ -69,6 +71,8 @@ Examples:
   coord wait '/config/**'                        # waits for the next change under /config
   coord lock /deploy -- ./deploy.sh              # runs deploy.sh holding the lock /deploy
   coord claim /jobs/partitions 10 -- ./worker.sh # runs worker.sh as one of 10 slot holders
+  coord register /services/www host-1 --info 10.0.0.7:8080 -- ./serve.sh
+  coord members /services/www                    # the live members, one JSON line each
 `);
 
 /** Runs a client command: connect, act, close, exit with its code. */
@@ -96,12 +100,13 @@ program
   .option('--port <port>', 'port to listen on (0: any free port)', intArg(0), serverMain?.serverDefaults.port)
   .option('--data <dir>', 'data directory (created if missing)', serverMain?.serverDefaults.data)
   .option('--history <revisions>', 'revisions of history to keep', intArg(1), serverMain?.serverDefaults.history)
+  .option('--history-bytes <bytes>', 'bytes of history (paths and values) to keep at most; the oldest go first', intArg(1), serverMain?.serverDefaults.historyBytes)
   .option('--snapshot-every <entries>', 'snapshot the store every N log entries', intArg(1), serverMain?.serverDefaults.snapshotEvery)
   .option('--log-level <level>', 'fatal|error|warn|info|debug|silent', serverMain?.serverDefaults.logLevel)
   .addHelpText('after', '\nExamples:\n  coord server\n  coord server --host 0.0.0.0 --port 7070 --data /var/lib/coord\n')
   .action(async (o) => {
     await serverMain!.runServer({
-      host: o.host, port: o.port, data: o.data, history: o.history,
+      host: o.host, port: o.port, data: o.data, history: o.history, historyBytes: o.historyBytes,
       snapshotEvery: o.snapshotEvery, logLevel: o.logLevel,
     });
   });
@@ -195,11 +200,36 @@ program
 
 program
   .command('elect <path> <cmd...>')
-  .description('campaign at PATH and run CMD while leader (COORD_LOCK_TOKEN, COORD_LEADER_ID)')
+  .description('campaign at PATH and run CMD while leader (COORD_LOCK_TOKEN, COORD_LEADER_ID); see `coord leader`')
   .option('--id <id>', 'this candidate\'s id', `${process.env.HOSTNAME ?? 'host'}-${process.pid}`)
+  .option('--info <text>', 'published with the id while this candidate leads, e.g. its address')
   .option('--wait <ms>', 'give up (exit 3) if not leader within this long', intArg(1))
-  .addHelpText('after', '\nExamples:\n  coord elect /services/scheduler/leader --id sched-1 -- ./scheduler\n  coord elect /cron/leader --wait 5000 -- ./run-cron-once.sh\n')
-  .action(clientAction((c, path: string, cmd: string[], o: { id: string; wait?: number }) => electRun(c, path, cmd, interrupted.signal, o)));
+  .addHelpText('after', '\nExamples:\n  coord elect /services/scheduler/leader --id sched-1 --info 10.0.0.5:9000 -- ./scheduler\n  coord elect /cron/leader --wait 5000 -- ./run-cron-once.sh\n')
+  .action(clientAction((c, path: string, cmd: string[], o: { id: string; info?: string; wait?: number }) => electRun(c, path, cmd, interrupted.signal, o)));
+
+program
+  .command('leader <path>')
+  .description('print the leader of the election at PATH as {"id","token","info"}; nobody leads: exit 1 with NOENT')
+  .option('--watch', 'print the leader now and after every change (null while nobody leads), until interrupted')
+  .addHelpText('after', '\nExamples:\n  coord leader /services/scheduler/leader\n  coord leader /services/scheduler/leader --watch\n')
+  .action(clientAction((c, path: string, o: { watch?: boolean }) => leader(c, path, interrupted.signal, o)));
+
+program
+  .command('register')
+  .argument('<dir>', 'the directory of members, e.g. /services/www')
+  .argument('<id>', 'this member\'s name in it')
+  .argument('<cmd...>', 'the command to run (after --) and its arguments')
+  .description('register DIR/ID (ephemeral, holding --info) while CMD runs (COORD_MEMBER_PATH); exit with its code. If the registration is lost, CMD gets SIGTERM and coord exits 4')
+  .option('--info <info>', 'what the registration holds (text, or JSON), e.g. how to reach this member')
+  .addHelpText('after', '\nExamples:\n  coord register /services/www host-1 --info \'{"addr":"10.0.0.7:8080"}\' -- ./serve.sh\n')
+  .action(clientAction((c, dir: string, id: string, cmd: string[], o: { info?: string }) => registerRun(c, dir, id, cmd, interrupted.signal, o)));
+
+program
+  .command('members <dir>')
+  .description('print the members registered under DIR, one {"id","info"} JSON line each, sorted by id')
+  .option('--watch', 'print {"kind":"join"|"leave"|"update","id","info","rev"} lines, the present members first (as joins), until interrupted')
+  .addHelpText('after', '\nExamples:\n  coord members /services/www\n  coord members /services/www --watch\n')
+  .action(clientAction((c, dir: string, o: { watch?: boolean }) => members(c, dir, interrupted.signal, o)));
 
 // A usage error prints the one thing that is wrong and where to read more, not a whole page.
 program.showHelpAfterError("Run 'coord --help' for usage.");

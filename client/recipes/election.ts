@@ -1,7 +1,12 @@
 /**
  * Leader election on top of the fair lock: candidates queue under `path`, the holder is the
- * leader, and its file holds its id. The leader's fencing token (the rev of its file) rises
+ * leader, and its file says who it is. The leader's fencing token (the rev of its file) rises
  * with every new leader.
+ *
+ * A candidate's file holds its id as plain text, or, when it campaigns with `info` (how to
+ * reach it: an address, say), the JSON `{"id","info"}`. Readers take a file that parses as a
+ * JSON object with a string `id` as the latter and anything else as a bare id, so files written
+ * before `info` existed still read as they did.
  */
 import type { TxnCondition } from '../../protocol/messages.ts';
 import { checkPath } from '../../protocol/path.ts';
@@ -11,8 +16,18 @@ import { lock, type Lock } from './lock.ts';
 
 export interface Leader {
   id: string;
+  /** What the leader campaigned with (see Election.campaign), if anything. */
+  info?: string;
   /** The leader's fencing token. */
   token: number;
+}
+
+export interface CampaignOptions {
+  signal?: AbortSignal;
+  /** Give up (TimeoutError) after this long, having left the queue. */
+  timeoutMs?: number;
+  /** Published with the id while this candidate leads, for followers (e.g. its address). */
+  info?: string;
 }
 
 export interface Leadership {
@@ -34,8 +49,10 @@ export class Election {
   }
 
   /** Waits until this candidate leads. */
-  async campaign(options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<Leadership> {
-    const l: Lock = await lock(this.client, this.path, { ...options, info: this.id });
+  async campaign(options: CampaignOptions = {}): Promise<Leadership> {
+    const { info, ...waiting } = options;
+    const file = info === undefined ? this.id : JSON.stringify({ id: this.id, info });
+    const l: Lock = await lock(this.client, this.path, { ...waiting, info: file });
     return { token: l.token, lost: l.lost, guard: l.guard, resign: () => l.release() };
   }
 
@@ -61,7 +78,22 @@ export class Election {
 function leaderOf(files: Iterable<{ rev: number; value: Uint8Array }>): Leader | null {
   let best: { rev: number; value: Uint8Array } | null = null;
   for (const f of files) if (best === null || f.rev < best.rev) best = f;
-  return best === null ? null : { id: Buffer.from(best.value).toString('utf8'), token: best.rev };
+  return best === null ? null : { ...candidate(Buffer.from(best.value).toString('utf8')), token: best.rev };
+}
+
+/** A candidate's file: `{"id","info"}` JSON, or (as before there was info) the bare id. */
+function candidate(text: string): { id: string; info?: string } {
+  if (text.startsWith('{')) {
+    try {
+      const parsed = JSON.parse(text) as { id?: unknown; info?: unknown };
+      if (typeof parsed === 'object' && parsed !== null && typeof parsed.id === 'string') {
+        return typeof parsed.info === 'string' ? { id: parsed.id, info: parsed.info } : { id: parsed.id };
+      }
+    } catch {
+      // not JSON: a bare id that starts with '{'
+    }
+  }
+  return { id: text };
 }
 
 export function elect(client: CoordClient, path: string, id: string): Election {

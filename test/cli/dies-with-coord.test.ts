@@ -1,4 +1,4 @@
-// Method: `coord lock|claim|elect ... -- CMD` run as real child processes against a real
+// Method: `coord lock|claim|elect|register ... -- CMD` run as real child processes against a real
 // in-process server; CMD is a shell that writes its pid (and a grandchild's) to files and
 // sleeps. Then only the coord process is SIGKILLed (not its process group), the way the OOM
 // killer would, and /proc (or kill -0) is polled every 10 ms until CMD and its grandchild are
@@ -112,6 +112,11 @@ describe('CMD dies with coord', () => {
     // The supervisor leads the process group of CMD: not coord's, not its parent's.
     expect(procStat(pid)![2]).not.toBe(procStat(p.proc.pid!)![2]);
     await killCoordAndMeasure(p, [pid, gc], 'elect, ignores SIGTERM (SIGKILL after 1 s)');
+  });
+
+  it('register: CMD is gone soon after coord is SIGKILLed', async () => {
+    const p = spawnCoord(['register', '/dw/members', 'm1', '--', 'sh', '-c', 'echo $$ > "$MARK/register.pid"; exec sleep 60'], { url, env: { MARK: dir } });
+    await killCoordAndMeasure(p, [await pidIn('register.pid')], 'register, exec sleep (SIGTERM)');
   });
 
   it('when the supervisor alone is SIGKILLed, coord kills CMD\'s group and exits 137', async () => {

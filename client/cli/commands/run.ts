@@ -1,5 +1,5 @@
 /**
- * lock, claim and elect: run a command while holding something. The command gets the fencing
+ * lock, claim, elect (and register, in membership.ts): run a command while holding something. The command gets the fencing
  * token in its environment (COORD_LOCK_TOKEN, and COORD_LOCK_KEY, the file that holds the claim:
  * a txn condition { path: KEY, rev: TOKEN, exact: true } holds exactly as long as the claim); when it exits, the claim is released and coord exits with its code.
  * If the claim is lost first, the command gets SIGTERM (and SIGKILL if it is still running
@@ -107,9 +107,9 @@ export async function claimRun(client: CoordClient, prefix: string, n: number, a
   }, signal, deathGraceMs(client));
 }
 
-export async function electRun(client: CoordClient, path: string, argv: string[], signal: AbortSignal, opts: { id: string; wait?: number }): Promise<number> {
+export async function electRun(client: CoordClient, path: string, argv: string[], signal: AbortSignal, opts: { id: string; info?: string; wait?: number }): Promise<number> {
   const leadership = await acquire(signal, opts.wait, `not elected leader at ${path} within ${opts.wait} ms`,
-    (s) => client.elect(path, opts.id).campaign({ signal: s }));
+    (s) => client.elect(path, opts.id).campaign({ signal: s, ...(opts.info !== undefined ? { info: opts.info } : {}) }));
   if (leadership === null) return ExitCode.UNREACHABLE;
   return runWhileHeld(
     { lost: leadership.lost, release: () => leadership.resign() },
