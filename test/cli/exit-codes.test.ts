@@ -1,6 +1,7 @@
 // Method: `coord lock ... -- sh -c 'kill -SIG $$'` as real child processes against a real
 // in-process server: a command killed by a signal makes coord exit with the shell's 128 + N,
-// for every signal, not only the common ones. Also checks the environment a command gets.
+// for every signal, not only the common ones. Also checks the stdio and environment a command
+// gets.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { constants } from 'node:os';
 import { coord, killAllCli } from '../helpers/cli-run.ts';
@@ -26,6 +27,11 @@ describe('coord lock: exit codes and environment', () => {
     expect(quit.code).toBe(131);
     expect(segv.code).toBe(139);
     expect(usr1.code).toBe(128 + constants.signals.SIGUSR1);
+  });
+
+  it('passes stdin, stdout and stderr through to CMD (it runs under a supervisor)', async () => {
+    const r = await coord(['lock', '/ec/stdio', '--', 'sh', '-c', 'tr a-z A-Z; echo to-stderr >&2; exit 3'], { url, input: 'piped in\n' });
+    expect(r).toEqual({ code: 3, signal: null, stdout: 'PIPED IN\n', stderr: 'to-stderr\n' });
   });
 
   it('gives CMD COORD_LOCK_KEY, the file that holds the lock, at the rev COORD_LOCK_TOKEN', async () => {
