@@ -635,7 +635,7 @@ export class CoordClient {
     return elect(this, path, id);
   }
 
-  /** Registers this process as `dir/id` (ephemeral) with `info`. */
+  /** Registers this process as `dir/id` (ephemeral) with `info`; registers again after a session expiry. */
   register(dir: string, id: string, info?: Value): Promise<Registration> {
     return register(this, dir, id, info);
   }

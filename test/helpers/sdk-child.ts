@@ -40,8 +40,7 @@ if (spec.path !== undefined) {
 } else {
   registration = await client.register(spec.dir!, spec.id!, spec.info ?? '');
   rev = registration.rev;
-  const r = registration as Registration & { onState?: (fn: (s: string) => void) => unknown };
-  r.onState?.((s) => say({ ev: 'registration', state: s, rev: registration!.rev, atMs: Date.now() }));
+  registration.onState((s) => say({ ev: 'registration', state: s, rev: registration!.rev, atMs: Date.now() }));
 }
 await client.rev(); // the last request before `ready`: the test times the stall from here
 say({ ev: 'ready', sessionId: client.sessionId!, rev });
