@@ -12,6 +12,7 @@ export interface ServerFlags {
   port: number;
   data: string;
   history: number;
+  historyBytes: number;
   snapshotEvery: number;
   logLevel: string;
 }
@@ -21,6 +22,7 @@ export const serverDefaults: ServerFlags = {
   port: 7070,
   data: './coord-data',
   history: limits.historyRevisionsDefault,
+  historyBytes: limits.historyBytesDefault,
   snapshotEvery: 50_000,
   logLevel: 'info',
 };
@@ -33,6 +35,7 @@ export async function runServer(flags: ServerFlags): Promise<void> {
       port: flags.port,
       dataDir: resolve(flags.data),
       historyRevisions: flags.history,
+      historyBytes: flags.historyBytes,
       snapshotEveryEntries: flags.snapshotEvery,
       logLevel: flags.logLevel,
       // A shared secret clients must present; from the environment, so it stays out of `ps`.

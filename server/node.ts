@@ -19,6 +19,8 @@ export interface NodeOptions {
   dataDir: string;
   nodeId: string;
   historyRevisions: number;
+  /** Bytes of history kept at most (default limits.historyBytesDefault). */
+  historyBytes?: number;
   snapshotEveryEntries: number;
   /** How often sessions are checked for expiry. */
   sessionCheckIntervalMs: number;
@@ -88,6 +90,7 @@ export class CoordNode {
       driver = await RaftDriver.start(storage, {
         nodeId: options.nodeId,
         historyRevisions: options.historyRevisions,
+        ...(options.historyBytes !== undefined ? { historyBytes: options.historyBytes } : {}),
         snapshotEveryEntries: options.snapshotEveryEntries,
         onFatal: options.onFatal,
       });

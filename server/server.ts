@@ -65,6 +65,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     dataDir: options.dataDir,
     nodeId: 'n1',
     historyRevisions: options.historyRevisions ?? limits.historyRevisionsDefault,
+    historyBytes: options.historyBytes ?? limits.historyBytesDefault,
     snapshotEveryEntries: options.snapshotEveryEntries ?? 50_000,
     sessionCheckIntervalMs: 100,
     ...(options.writesInflightMax !== undefined ? { writesInflightMax: options.writesInflightMax } : {}),

@@ -100,12 +100,13 @@ program
   .option('--port <port>', 'port to listen on (0: any free port)', intArg(0), serverMain?.serverDefaults.port)
   .option('--data <dir>', 'data directory (created if missing)', serverMain?.serverDefaults.data)
   .option('--history <revisions>', 'revisions of history to keep', intArg(1), serverMain?.serverDefaults.history)
+  .option('--history-bytes <bytes>', 'bytes of history (paths and values) to keep at most; the oldest go first', intArg(1), serverMain?.serverDefaults.historyBytes)
   .option('--snapshot-every <entries>', 'snapshot the store every N log entries', intArg(1), serverMain?.serverDefaults.snapshotEvery)
   .option('--log-level <level>', 'fatal|error|warn|info|debug|silent', serverMain?.serverDefaults.logLevel)
   .addHelpText('after', '\nExamples:\n  coord server\n  coord server --host 0.0.0.0 --port 7070 --data /var/lib/coord\n')
   .action(async (o) => {
     await serverMain!.runServer({
-      host: o.host, port: o.port, data: o.data, history: o.history,
+      host: o.host, port: o.port, data: o.data, history: o.history, historyBytes: o.historyBytes,
       snapshotEvery: o.snapshotEvery, logLevel: o.logLevel,
     });
   });

@@ -45,6 +45,8 @@ export class Connection implements WatchSink {
   private readonly cancelledEarly = new Set<number>();
   private pendingBytes = 0;
   congested = false;
+  /** Responses and watch ends waiting for the congested socket to drain, in order. */
+  private readonly held: unknown[] = [];
   private closed = false;
   private readonly helloTimer: NodeJS.Timeout;
 
@@ -270,25 +272,42 @@ export class Connection implements WatchSink {
     }
   }
 
+  /**
+   * Sends a response or a watch end. While the socket is congested it is held, unencoded (a
+   * result mostly points at values the store keeps anyway), and sent once the socket drains:
+   * a client that pipelines big reads and never reads the answers costs the server about
+   * socketBufferedBytesHigh, not the sum of everything it asked for.
+   */
   private send(message: unknown): void {
     if (this.closed) return;
-    this.sendFrame(encode(message));
+    if (this.congested) this.held.push(message);
+    else this.sendFrame(encode(message));
   }
 
   private sendFrame(frame: Uint8Array): void {
     if (this.closed) return;
     this.pendingBytes += frame.byteLength;
-    if (this.pendingBytes > limits.socketBufferedBytesHigh) this.congested = true;
+    if (this.pendingBytes > limits.socketBufferedBytesHigh && !this.congested) {
+      this.congested = true;
+      // No new requests are read (so none can add to what waits) until the socket drains.
+      this.socket.pause();
+    }
     corkForThisTurn(this.socket);
     this.socket.send(frame, { binary: true }, () => this.onSent(frame.byteLength));
   }
 
   private onSent(bytes: number): void {
     this.pendingBytes -= bytes;
-    if (this.congested && this.pendingBytes <= limits.socketBufferedBytesHigh / 2) {
-      this.congested = false;
-      for (const w of [...this.watches.values()]) if (!w.once) this.ctx.node.hub.resume(w);
-    }
+    // Bytes leaving means the client is reading: that is traffic, even while its own frames
+    // (its pings among them) wait unread behind the paused socket.
+    if (this.session !== null && this.congested) this.ctx.node.tracker.touch(this.session.id);
+    if (!this.congested || this.pendingBytes > limits.socketBufferedBytesHigh / 2 || this.closed) return;
+    this.congested = false;
+    // Held answers first (a WATCH's answer comes before its events), then reading, then watches.
+    while (this.held.length > 0 && !this.congested) this.sendFrame(encode(this.held.shift()));
+    if (this.congested) return;
+    this.socket.resume();
+    for (const w of [...this.watches.values()]) if (!w.once) this.ctx.node.hub.resume(w);
   }
 
   /** Closes the connection for something the client did wrong, with a warn line saying what. */
@@ -313,6 +332,7 @@ export class Connection implements WatchSink {
     for (const w of this.watches.values()) this.ctx.node.hub.remove(w);
     this.watches.clear();
     this.inflight.clear();
+    this.held.length = 0;
     this.log.info({ code, reason, session: this.session?.id }, 'connection closed');
   }
 }

@@ -12,6 +12,8 @@ export class History {
   private head = 0;
   /** The revision of events[head]. */
   private first: number;
+  /** Bytes of paths and values in the kept events (what `historyBytes` bounds). */
+  private keptBytes = 0;
 
   constructor(firstRev: number) {
     this.first = firstRev;
@@ -20,6 +22,10 @@ export class History {
   /** The oldest revision whose events are kept. */
   get firstRev(): number {
     return this.first;
+  }
+
+  get bytes(): number {
+    return this.keptBytes;
   }
 
   /** The revision after the newest kept one. */
@@ -31,6 +37,21 @@ export class History {
     assert(rev === this.endRev, `history append at ${rev}, expected ${this.endRev}`);
     assert(events.length > 0, `history append at ${rev} with no events`);
     this.events.push(events);
+    this.keptBytes += eventBytes(events);
+  }
+
+  /**
+   * The smallest revision R ≤ `highest` such that dropping every revision up to R leaves at most
+   * `maxBytes` kept (or `highest` if even that is not enough); the caller drops below R + 1.
+   */
+  lastToDropFor(maxBytes: number, highest: number): number {
+    let bytes = this.keptBytes;
+    let rev = this.first - 1;
+    while (bytes > maxBytes && rev < highest && rev + 1 < this.endRev) {
+      rev++;
+      bytes -= eventBytes(this.at(rev));
+    }
+    return rev;
   }
 
   /** The events of `rev`; the caller makes sure firstRev ≤ rev < endRev. */
@@ -43,7 +64,9 @@ export class History {
   /** Drops every revision below `rev`, returning the dropped events for compaction. */
   dropBefore(rev: number, onDropped: (e: Event) => void): void {
     while (this.first < rev && this.head < this.events.length) {
-      for (const e of this.events[this.head]!) onDropped(e);
+      const dropped = this.events[this.head]!;
+      this.keptBytes -= eventBytes(dropped);
+      for (const e of dropped) onDropped(e);
       this.events[this.head] = undefined as unknown as Event[];
       this.head++;
       this.first++;
@@ -54,4 +77,11 @@ export class History {
       this.head = 0;
     }
   }
+}
+
+/** What a revision's events cost in history: their paths and values. */
+function eventBytes(events: Event[]): number {
+  let n = 0;
+  for (const e of events) n += e.path.length + (e.value?.byteLength ?? 0);
+  return n;
 }

@@ -23,6 +23,11 @@ import { Tree, type TreeNode, type Version } from './tree.ts';
 export interface StoreOptions {
   /** Revisions of history to keep (reads and waits at older revisions get TOO_LATE). */
   historyRevisions: number;
+  /**
+   * Bytes of history (paths and values of the kept events) to keep at most: the oldest
+   * revisions go first, never the newest. Default limits.historyBytesDefault.
+   */
+  historyBytes?: number;
 }
 
 /** Who hears about changes, synchronously, as each command is applied. */
@@ -299,9 +304,15 @@ export class Store {
     this.observer.revision?.(rev, events);
   }
 
+  /** Keeps history within both bounds: historyRevisions revisions and historyBytes bytes. */
   private maybeCompact(): void {
-    const keep = this.options.historyRevisions;
-    if (this.revision - this.oldest > keep) this.compactTo(this.revision - keep);
+    let oldest = Math.max(this.oldest, this.revision - this.options.historyRevisions);
+    const maxBytes = this.options.historyBytes ?? limits.historyBytesDefault;
+    if (this.history.bytes > maxBytes) {
+      // Events are kept from oldest + 1, and the newest revision always stays.
+      oldest = Math.max(oldest, this.history.lastToDropFor(maxBytes, this.revision - 1));
+    }
+    if (oldest > this.oldest) this.compactTo(oldest);
   }
 
   private compactTo(oldest: number): void {

@@ -392,3 +392,41 @@ describe('determinism and snapshots', () => {
     }
   });
 });
+
+describe('history bounded in bytes', () => {
+  const kib = (n: number, fill = 'x') => fill.repeat(n * 1024);
+
+  it('drops the oldest revisions once their paths and values pass historyBytes; TOO_LATE as for revisions', () => {
+    const s = new Store({ historyRevisions: 100_000, historyBytes: 10 * 1024 });
+    for (let i = 1; i <= 40; i++) ok(txn(s, [setOp(`/big/${i % 3}`, kib(1, String(i % 10)))]));
+    // 10 KiB holds 9 revisions of 1 KiB values plus their paths, not 10.
+    expect(s.rev).toBe(40);
+    expect(s.oldestKeptRev).toBe(32);
+    expect(thrown(() => s.get('/big/1', 20))).toMatchObject({ code: ErrorCode.TOO_LATE, details: { oldestRev: 32 } });
+    expect(thrown(() => s.checkEventsFrom(31)).code).toBe(ErrorCode.TOO_LATE);
+    expect(s.eventsAt(32)[0]).toMatchObject({ path: '/big/2', rev: 32 });
+    expect(value(s, '/big/1', 31)).toBe(kib(1, '1'));
+    // Current state is never trimmed: every file reads back.
+    for (const k of [0, 1, 2]) expect(value(s, `/big/${k}`)).toBe(kib(1, String([39, 40, 38].find((r) => r % 3 === k)! % 10)));
+  });
+
+  it('always keeps the newest revision, even when it alone is over the bound', () => {
+    const s = new Store({ historyRevisions: 100_000, historyBytes: 1024 });
+    ok(txn(s, [setOp('/a', 'small')]));
+    ok(txn(s, [setOp('/b', kib(4))]));
+    expect(s.oldestKeptRev).toBe(2);
+    expect(s.eventsAt(2)).toHaveLength(1);
+    ok(txn(s, [setOp('/c', kib(4))]));
+    expect(s.oldestKeptRev).toBe(3);
+  });
+
+  it('a snapshot round trip keeps the same window, and the same trimming after it', () => {
+    const s = new Store({ historyRevisions: 100_000, historyBytes: 8 * 1024 });
+    for (let i = 1; i <= 30; i++) ok(txn(s, [setOp(`/k${i % 5}`, kib(1))]));
+    const copy = Store.fromSnapshot(structuredClone(s.toSnapshot()), { historyRevisions: 100_000, historyBytes: 8 * 1024 });
+    expect(copy.oldestRev).toBe(s.oldestRev);
+    ok(txn(s, [setOp('/k9', kib(2))]));
+    ok(txn(copy, [setOp('/k9', kib(2))]));
+    expect(copy.oldestRev).toBe(s.oldestRev);
+  });
+});
