@@ -31,7 +31,7 @@ export interface KeepaliveHooks {
 }
 
 export class Keepalive {
-  private timer: NodeJS.Timeout | null = null;
+  private timer: ReturnType<typeof setTimeout> | null = null;
   private stopped = false;
   private dueMs = 0;
   private lastSentMs: number;
@@ -63,7 +63,8 @@ export class Keepalive {
   private arm(atMs: number): void {
     this.dueMs = atMs;
     this.timer = setTimeout(() => this.fire(), Math.max(0, atMs - Date.now()));
-    this.timer.unref();
+    // Pinging alone does not keep a Node process alive (where timers can be unref'd).
+    (this.timer as { unref?: () => void }).unref?.();
   }
 
   private fire(): void {

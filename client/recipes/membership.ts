@@ -186,7 +186,7 @@ class Registrar implements Registration {
         if (this.current !== 're-registering') return;
         if (err instanceof RevMismatchError) return this.lose(`${this.path} was taken by someone else while its session was gone`);
         if (err instanceof CoordClientError && final.has(err.code)) return this.lose(`cannot register ${this.path} again: ${err.message}`);
-        await new Promise((r) => setTimeout(r, retryDelayMs).unref());
+        await new Promise((r) => setTimeout(r, retryDelayMs));
         continue;
       }
       if (this.current !== 're-registering') {
