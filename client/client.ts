@@ -20,8 +20,9 @@ import {
   ClientClosedError, ConnectionError, CoordClientError, SessionExpiredError, TimeoutError,
   fromErrorBody,
 } from './errors.ts';
+import { FirstConnect } from './first-connect.ts';
 import { Keepalive, pingPeriodMs, stallSlackMs } from './keepalive.ts';
-import { webSocketTransport, type Link, type Transport } from './transport.ts';
+import { connectFailure, webSocketTransport, type Link, type Transport } from './transport.ts';
 import { WatchStream } from './watch-stream.ts';
 import { watchConfig, type ConfigSnapshot } from './recipes/config.ts';
 import { elect, type Election } from './recipes/election.ts';
@@ -41,6 +42,14 @@ export interface ConnectOptions {
   token?: string;
   /** Give up the first connection after this long (ConnectionError). Default 10 s. */
   connectTimeoutMs?: number;
+  /**
+   * Give up the first connection as soon as every url has failed once (refused, not resolvable,
+   * not a coord server), with a ConnectionError naming each url and its cause (`cannot connect
+   * to ws://127.0.0.1:7070: ECONNREFUSED 127.0.0.1:7070`), instead of retrying until
+   * connectTimeoutMs. For command-line tools; services usually want the default (false), which
+   * waits for a server that is still starting. Reconnects later on are not affected.
+   */
+  failFast?: boolean;
   /** Default time limit for a request, reconnects included (not for wait/watch). Default 30 s. */
   requestTimeoutMs?: number;
   /** Reconnect delays (the last repeats), each jittered. */
@@ -125,7 +134,11 @@ export class CoordClient {
    */
   private verifyingSession = false;
   private reconnectTimer: NodeJS.Timeout | null = null;
-  private firstConnect: { resolve(): void; reject(e: unknown): void } | null = null;
+  private firstConnect: FirstConnect | null = null;
+  /** The url of the link being attached or in use. */
+  private linkUrl = '';
+  /** Why the hello on the link being attached failed, if it did. */
+  private helloFailure: string | null = null;
 
   private constructor(options: ConnectOptions) {
     this.urls = (Array.isArray(options.urls) ? options.urls : [options.urls])
@@ -135,6 +148,7 @@ export class CoordClient {
     if (this.urls.length === 0) throw new TypeError('connect: urls must name at least one server');
     this.options = {
       connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
+      failFast: options.failFast ?? false,
       requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
       backoffMs: options.backoffMs ?? defaultBackoffMs,
       transport: options.transport ?? webSocketTransport,
@@ -143,24 +157,17 @@ export class CoordClient {
     this.token = options.token;
   }
 
-  /** Connects and opens a session. Rejects with ConnectionError if no server answers in time. */
+  /**
+   * Connects and opens a session. Rejects with ConnectionError if no server answers in time (or,
+   * with failFast, once every url has failed), or with the server's error if it refuses the hello.
+   */
   static async connect(options: ConnectOptions): Promise<CoordClient> {
     const client = new CoordClient(options);
-    await new Promise<void>((resolve, reject) => {
-      client.firstConnect = { resolve, reject };
-      const timer = setTimeout(() => {
-        client.firstConnect = null;
-        client.shutdown(new ConnectionError(`no coord server reachable at ${client.urls.join(', ')}`));
-        reject(new ConnectionError(
-          `no coord server reachable at ${client.urls.join(', ')} within ${client.options.connectTimeoutMs} ms`,
-        ));
-      }, client.options.connectTimeoutMs);
-      client.firstConnect = {
-        resolve: () => { clearTimeout(timer); resolve(); },
-        reject: (e) => { clearTimeout(timer); reject(e); },
-      };
-      client.dial();
-    });
+    const { connectTimeoutMs, failFast } = client.options;
+    const first = new FirstConnect(client.urls, connectTimeoutMs, failFast, (err) => client.shutdown(err));
+    client.firstConnect = first;
+    client.dial();
+    await first.done;
     return client;
   }
 
@@ -196,8 +203,11 @@ export class CoordClient {
     if (this.currentState === 'closed') return;
     const url = this.urls[this.urlIndex % this.urls.length]!;
     this.options.transport(url, this.options.connectTimeoutMs).then(
-      (link) => this.attach(link),
-      () => this.scheduleReconnect(),
+      (link) => this.attach(link, url),
+      (err: unknown) => {
+        if (this.firstConnect?.attemptFailed(url, connectFailure(err))) return;
+        this.scheduleReconnect();
+      },
     );
   }
 
@@ -221,12 +231,17 @@ export class CoordClient {
     this.dial();
   }
 
-  private attach(link: Link): void {
+  private attach(link: Link, url: string): void {
     if (this.currentState === 'closed') return link.close(1000, 'client closed');
     this.link = link;
+    this.linkUrl = url;
+    this.helloFailure = null;
     link.onFrame = (frame) => this.onFrame(frame);
-    link.onClose = () => this.onLinkClosed(link);
-    this.hello(link).catch(() => link.close(1000, 'hello failed'));
+    link.onClose = (code, reason) => this.onLinkClosed(link, code, reason);
+    this.hello(link).catch((err: unknown) => {
+      if (this.link === link) this.helloFailure = err instanceof Error ? `${(err as { code?: string }).code ?? err.name}: ${err.message}` : String(err);
+      link.close(1000, 'hello failed');
+    });
   }
 
   private async hello(link: Link): Promise<void> {
@@ -244,9 +259,8 @@ export class CoordClient {
         this.markSessionLost();
         return this.hello(link);
       }
-      if (err instanceof CoordClientError && this.firstConnect !== null && err.code !== 'UNAVAILABLE') {
-        this.firstConnect.reject(err);
-        this.firstConnect = null;
+      if (err instanceof CoordClientError && this.firstConnect?.pending && err.code !== 'UNAVAILABLE') {
+        this.firstConnect.failed(err);
         this.shutdown(err);
       }
       throw err;
@@ -260,7 +274,7 @@ export class CoordClient {
     this.clearSuspendTimer();
     this.startKeepalive(link);
     this.setState('connected');
-    this.firstConnect?.resolve();
+    this.firstConnect?.succeeded();
     this.firstConnect = null;
     for (const [id, p] of [...this.pending]) this.sendFrame(id, p.body);
     for (const [id, w] of this.watches) this.openWatch(id, w);
@@ -282,8 +296,9 @@ export class CoordClient {
     this.setState('expired');
   }
 
-  private onLinkClosed(link: Link): void {
+  private onLinkClosed(link: Link, code: number, reason: string): void {
     if (this.link !== link) return;
+    const beforeHello = !this.linkReady;
     this.link = null;
     this.linkReady = false;
     this.stopKeepalive();
@@ -292,6 +307,10 @@ export class CoordClient {
     if (this.currentState === 'connected') {
       this.setState('suspended');
       this.startSuspendTimer();
+    }
+    if (beforeHello) {
+      const cause = this.helloFailure ?? `closed before the hello was answered (${code}${reason !== '' ? ` ${reason}` : ''})`;
+      if (this.firstConnect?.attemptFailed(this.linkUrl, cause)) return;
     }
     this.scheduleReconnect();
   }

@@ -15,7 +15,25 @@ export interface Link {
   onClose: (code: number, reason: string) => void;
 }
 
+/**
+ * Opens a link to `url`, rejecting if it cannot (an error whose message says why, for
+ * `connectFailure`), or if it takes longer than `timeoutMs`.
+ */
 export type Transport = (url: string, timeoutMs: number) => Promise<Link>;
+
+/**
+ * Why a connection attempt failed, in one line: `ECONNREFUSED 127.0.0.1:7070`, `getaddrinfo
+ * ENOTFOUND db-1`, `Unexpected server response: 404`. (A host with several addresses, tried in
+ * turn, fails with an AggregateError whose own message is empty: its parts are listed.)
+ */
+export function connectFailure(err: unknown): string {
+  const e = err as { message?: unknown; code?: unknown; errors?: unknown };
+  if (!e?.message && Array.isArray(e?.errors) && e.errors.length > 0) {
+    return [...new Set(e.errors.map(connectFailure))].join(', ');
+  }
+  const message = typeof e?.message === 'string' && e.message !== '' ? e.message : typeof e?.code === 'string' ? e.code : String(err);
+  return message.replace(/^connect /, '');
+}
 
 /** `ws://host:port` (the versioned path is added) or a full `ws://host:port/v1/ws`. */
 export function endpoint(url: string): string {
@@ -53,7 +71,7 @@ export const webSocketTransport: Transport = (url, timeoutMs) =>
       if (!opened) reject(err);
     });
     ws.on('close', (code, reason) => {
-      if (!opened) reject(new Error(`connection to ${url} closed: ${code} ${reason.toString()}`));
+      if (!opened) reject(new Error(`closed before it opened (${code}${reason.length > 0 ? ` ${reason.toString()}` : ''})`));
       else link.onClose(code, reason.toString());
     });
   });

@@ -13,6 +13,14 @@ export const ExitCode = {
   LOST: 4,
 } as const;
 
+/** The command line itself is wrong (a bad --url, say): one line on stderr, exit 2. */
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** `{ value }` as text when it is UTF-8, else `{ valueBase64 }`. */
@@ -31,6 +39,10 @@ export function eventJson(e: Event): string {
 
 /** Prints an error the way scripts can rely on, and returns the exit code for it. */
 export function reportError(err: unknown): number {
+  if (err instanceof UsageError) {
+    process.stderr.write(`coord: ${err.message}\n`);
+    return ExitCode.USAGE;
+  }
   if (err instanceof ConnectionError || (err instanceof CoordClientError && err.code === 'TIMEOUT')) {
     process.stderr.write(`${err.code === 'TIMEOUT' ? 'TIMEOUT' : 'UNREACHABLE'}: ${err.message}\n`);
     return ExitCode.UNREACHABLE;
