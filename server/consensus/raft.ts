@@ -180,6 +180,44 @@ export class RaftCore {
     if (rd.hardState !== null) this.prevHard = rd.hardState;
     this.stable = this.inFlightTo;
     this.inFlightTo = null;
+    this.releaseApplied(rd);
+    this.maybeCommit();
+  }
+
+  /**
+   * The driver could not persist `rd` (its disk is full), applied `rd.committed`, reopened its
+   * storage and found the log durable up to `durable`: all of what `rd` carried, or none of it
+   * (one batch is atomic). Every entry after `durable` leaves the log, the ones proposed since
+   * `rd` included: they will never be written, and are returned, in index order, for the driver
+   * to answer or propose again (later proposals take their indexes). A term and vote that went
+   * down with the batch are handed out again by the next ready(); if this term's first entry went
+   * too, a new empty one is appended (§5.4.2: earlier entries commit only through one of its own).
+   */
+  persistFailed(rd: Ready, durable: { index: number; term: number }, hardStateDurable: boolean): Entry[] {
+    assert(this.inFlightTo !== null, 'persistFailed() without ready()');
+    assert(durable.index >= this.stable && durable.index <= this.inFlightTo,
+      `durable log end ${durable.index} outside the batch being written (${this.stable + 1}..${this.inFlightTo})`);
+    if (durable.index > this.stable) {
+      const e = this.log[durable.index - this.applied - 1];
+      assert(e !== undefined && e.term === durable.term, `durable entry ${durable.index} has another term`);
+    }
+    if (rd.hardState !== null && hardStateDurable) this.prevHard = rd.hardState;
+    this.stable = durable.index;
+    this.inFlightTo = null;
+    this.releaseApplied(rd);
+    const dropped = this.log.splice(durable.index - this.applied);
+    this.unstableFrom = this.log.length;
+    if (dropped.length > 0) {
+      this.lastIndex = durable.index;
+      this.lastTerm = durable.term;
+    }
+    if (this.role === 'leader' && this.lastTerm !== this.term) this.append(new Uint8Array(0));
+    this.maybeCommit();
+    return dropped;
+  }
+
+  /** Drops the entries `rd` handed out as committed (the driver applied them) from the log. */
+  private releaseApplied(rd: Ready): void {
     const n = rd.committed.length;
     if (n > 0) {
       assert(rd.committed[0]!.index === this.applied + 1, 'applied out of order');
@@ -187,7 +225,6 @@ export class RaftCore {
       this.unstableFrom -= n;
       this.applied += n;
     }
-    this.maybeCommit();
   }
 
   private maybeCommit(): void {

@@ -9,6 +9,15 @@
  *
  * Records carry a CRC-32 and a format tag; anything that does not read back exactly stops the
  * server with a message naming the data directory and the record, rather than starting over it.
+ *
+ * A full disk is not fatal here (see disk-reserve.ts for the whole rule). Open: if LevelDB cannot
+ * open for want of space (it writes the recovered write-ahead log out as a table), the reserve
+ * file is spent and the open tried once more; a storage opened on a disk too full to put the
+ * reserve back says so (`openedFull`) and the server starts refusing writes. After a failed
+ * write LevelDB refuses every later one (its background error is sticky) until `reopen()`, which
+ * also settles the failed batch: LevelDB's recovery drops a torn last record and writes the rest
+ * out as a synced table, so what `durableState()` reads afterwards is on disk for good. A snapshot
+ * file that cannot be written is removed again (no half-written temp file eats the space freed).
  */
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { open as openFile, readFile, readdir, rename, unlink } from 'node:fs/promises';
@@ -17,6 +26,9 @@ import { Level } from 'level';
 import { Packr } from 'msgpackr';
 import type { Entry, HardState } from '../consensus/raft.ts';
 import { crc32 } from './crc32.ts';
+import { DiskReserve, type DiskReserveOptions } from './disk-reserve.ts';
+import { isNoSpaceError } from './no-space.ts';
+import type { DurableState, RaftStorage } from './raft-storage.ts';
 
 const FORMAT = 'coord-data-1';
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
@@ -66,19 +78,27 @@ function seal(body: Bytes): Bytes {
   return out;
 }
 
-export class LevelStorage {
+export class LevelStorage implements RaftStorage {
+  private log: Sub;
+  private meta: Sub;
+  /** True if the disk was too full, when opened, to keep the reserve: writes start refused. */
+  openedFull = false;
+
   private constructor(
     readonly dir: string,
-    private readonly db: Level<Bytes, Bytes>,
-    private readonly log: Sub,
-    private readonly meta: Sub,
-  ) {}
+    private db: Level<Bytes, Bytes>,
+    readonly reserve: DiskReserve,
+  ) {
+    this.log = sublevel(db, 'log');
+    this.meta = sublevel(db, 'meta');
+  }
 
   /**
    * Opens (or creates) the data directory. Refuses a non-empty directory that is not a coord
-   * data directory, and one whose database cannot be opened or read.
+   * data directory, and one whose database cannot be opened or read. On a full disk it spends
+   * the reserve to open, and says so in `openedFull`.
    */
-  static async open(dir: string): Promise<LevelStorage> {
+  static async open(dir: string, options: DiskReserveOptions = {}): Promise<LevelStorage> {
     const fresh = !existsSync(dir) || readdirSync(dir).length === 0;
     if (!fresh && !existsSync(join(dir, 'CURRENT'))) {
       throw new StorageError(
@@ -87,18 +107,59 @@ export class LevelStorage {
       );
     }
     mkdirSync(dir, { recursive: true });
-    const db = new Level<Bytes, Bytes>(dir, {
-      keyEncoding: 'view', valueEncoding: 'view', createIfMissing: fresh,
-    });
+    const reserve = new DiskReserve(dir, options);
+    let db: Level<Bytes, Bytes>;
     try {
-      await db.open();
+      db = await openDatabase(dir, fresh);
     } catch (err) {
-      const cause = (err as { cause?: Error }).cause ?? err;
-      throw new StorageError(`cannot open the database in ${dir}: ${(cause as Error).message}`, { cause: err });
+      if (!isNoSpaceError(err) || !(await reserve.release())) throw await openError(dir, err, reserve);
+      try {
+        db = await openDatabase(dir, fresh);
+      } catch (again) {
+        throw await openError(dir, again, reserve);
+      }
     }
-    const storage = new LevelStorage(dir, db, sublevel(db, 'log'), sublevel(db, 'meta'));
-    await storage.checkFormat(fresh);
+    const storage = new LevelStorage(dir, db, reserve);
+    try {
+      await storage.checkFormat(fresh);
+      // Full unless the reserve is (or could be put back) in place, with the headroom beside it.
+      storage.openedFull = !(await reserve.restore());
+    } catch (err) {
+      await db.close();
+      if (!isNoSpaceError(err) || err instanceof StorageError) throw err;
+      throw new StorageError(`${dir}: ${await diskFullText(reserve)}`, { cause: err });
+    }
     return storage;
+  }
+
+  /** Closes the database and opens it again: see the header. Throws as `open` does. */
+  async reopen(): Promise<void> {
+    if (this.db.status !== 'closed') await this.db.close();
+    const db = await openDatabase(this.dir, false);
+    this.db = db;
+    this.log = sublevel(db, 'log');
+    this.meta = sublevel(db, 'meta');
+  }
+
+  /** The last log position and the hard state on disk now (see RaftStorage). */
+  async durableState(): Promise<DurableState> {
+    try {
+      const hsRecord = await this.meta.get(Buffer.from('hardstate'));
+      const hardState = hsRecord === undefined ? null : this.decode<HardState>('meta/hardstate', hsRecord);
+      for await (const [key, value] of this.log.iterator({ reverse: true, limit: 1 })) {
+        const first = Number(Buffer.from(key).readBigUInt64BE());
+        const segment = this.decode<[number, Bytes][]>(`log segment at entry ${first}`, value);
+        if (segment.length === 0) throw new StorageError(`${this.dir}: log segment at entry ${first} is empty`);
+        return { last: { index: first + segment.length - 1, term: segment[segment.length - 1]![0] }, hardState };
+      }
+      const header = await this.meta.get(Buffer.from('snapshot'));
+      if (header === undefined) return { last: { index: 0, term: 0 }, hardState };
+      const { index, term } = this.decode<{ index: number; term: number }>('meta/snapshot', header);
+      return { last: { index, term }, hardState };
+    } catch (err) {
+      if (err instanceof StorageError) throw err;
+      throw new StorageError(`${this.dir}: cannot read the database: ${(err as Error).message}`, { cause: err });
+    }
   }
 
   private async checkFormat(fresh: boolean): Promise<void> {
@@ -214,9 +275,13 @@ export class LevelStorage {
     try {
       await handle.writeFile(data);
       await handle.sync();
-    } finally {
+    } catch (err) {
       await handle.close();
+      // A full disk is survived: give back what the half-written file took.
+      await unlink(tmp).catch(() => {});
+      throw err;
     }
+    await handle.close();
     await rename(tmp, path);
     const dir = await openFile(this.dir, 'r');
     try {
@@ -244,6 +309,25 @@ export class LevelStorage {
   }
 
   async close(): Promise<void> {
-    await this.db.close();
+    if (this.db.status !== 'closed') await this.db.close();
   }
+}
+
+async function openDatabase(dir: string, fresh: boolean): Promise<Level<Bytes, Bytes>> {
+  const db = new Level<Bytes, Bytes>(dir, {
+    keyEncoding: 'view', valueEncoding: 'view', createIfMissing: fresh,
+  });
+  await db.open();
+  return db;
+}
+
+async function diskFullText(reserve: DiskReserve): Promise<string> {
+  const free = await reserve.freeBytes().catch(() => NaN);
+  return `the disk is full (${free} bytes free); free space (${reserve.resumeFreeBytes} bytes lets writes resume) and start again`;
+}
+
+async function openError(dir: string, err: unknown, reserve: DiskReserve): Promise<StorageError> {
+  const cause = (err as { cause?: Error }).cause ?? err;
+  const why = isNoSpaceError(err) ? await diskFullText(reserve) : (cause as Error).message;
+  return new StorageError(`cannot open the database in ${dir}: ${why}`, { cause: err });
 }
