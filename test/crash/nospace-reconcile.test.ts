@@ -10,12 +10,17 @@
  *   and retries of known writes are not; writes resume, without a restart, once space is back.
  * - The same start-up on a full disk; a snapshot that cannot be written; and a storage failure
  *   that is not a full disk, which must still stop the process.
+ * - The Raft core's side of it (persistFailed), by hand: what is dropped, what is kept, and the
+ *   term's no-op written again when it went down with the batch.
  *
- * Before this was built, the driver called onFatal on the first failed append: every case here
- * then fails on its first expectation about `fatal`.
+ * Before this was built, the driver called onFatal on the first failed append and never answered
+ * the proposals in flight: every driver case here then fails (waiting for an answer, within the
+ * 15 s timeout), and persistFailed did not exist.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { CoordError, ErrorCode } from '../../protocol/errors.ts';
+import { AssertionError } from '../../server/assert.ts';
+import { RaftCore } from '../../server/consensus/raft.ts';
 import { RaftDriver, type DiskState, type DriverOptions } from '../../server/consensus/driver.ts';
 import type { Command, WriteOutcome } from '../../server/store/commands.ts';
 import { LevelStorage } from '../../server/storage/level-storage.ts';
@@ -246,5 +251,77 @@ describe('a full disk under the driver (injected)', { timeout: 15_000 }, () => {
     // The process would exit here; the driver is not stopped, only its database closed.
     running.splice(running.indexOf(h.driver), 1);
     await h.storage.close();
+  });
+});
+
+describe('the Raft core after a batch that could not be written (persistFailed)', () => {
+  const ID = 'n1';
+  const leader = (): RaftCore => {
+    const core = new RaftCore({ id: ID, voters: [ID] }, {
+      hardState: { term: 0, vote: null, commit: 0 }, lastIndex: 0, lastTerm: 0, applied: 0, unapplied: [],
+    });
+    core.tick();
+    return core;
+  };
+  const drain = (core: RaftCore) => {
+    while (core.hasReady()) core.advance(core.ready());
+  };
+  const data = (s: string) => te.encode(s);
+
+  it('drops what did not reach the disk, and what was proposed after it; later proposals reuse the indexes', () => {
+    const core = leader();
+    drain(core);
+    core.propose(data('e2'));
+    drain(core);
+    expect(core.commitIndex).toBe(2);
+    core.propose(data('e3'));
+    core.propose(data('e4'));
+    const rd = core.ready();
+    expect(rd.entries.map((e) => e.index)).toEqual([3, 4]);
+    core.propose(data('e5'));
+    const dropped = core.persistFailed(rd, { index: 2, term: 1 }, false);
+    expect(dropped.map((e) => td.decode(e.data))).toEqual(['e3', 'e4', 'e5']);
+    expect(core.lastLogIndex).toBe(2);
+    expect(core.commitIndex).toBe(2);
+    expect(core.hasReady()).toBe(false);
+    expect(core.propose(data('again'))).toBe(3);
+  });
+
+  it('keeps a batch that did reach the disk, commits it, and drops only what came after it', () => {
+    const core = leader();
+    drain(core);
+    core.propose(data('e2'));
+    const rd = core.ready();
+    core.propose(data('e3'));
+    const dropped = core.persistFailed(rd, { index: 2, term: 1 }, true);
+    expect(dropped.map((e) => e.index)).toEqual([3]);
+    expect(core.commitIndex).toBe(2);
+    expect(core.ready().committed.map((e) => td.decode(e.data))).toEqual(['e2']);
+  });
+
+  it('a first batch of a term that did not reach the disk: the term and a new no-op are written again', () => {
+    const core = leader();
+    const rd = core.ready();
+    expect(rd.hardStateMustSync).toBe(true);
+    const dropped = core.persistFailed(rd, { index: 0, term: 0 }, false);
+    expect(dropped.map((e) => [e.index, e.data.byteLength])).toEqual([[1, 0]]);
+    const again = core.ready();
+    expect(again.hardState).toEqual({ term: 1, vote: ID, commit: 0 });
+    expect(again.hardStateMustSync).toBe(true);
+    expect(again.entries.map((e) => [e.index, e.term, e.data.byteLength])).toEqual([[1, 1, 0]]);
+    core.advance(again);
+    expect(core.commitIndex).toBe(1);
+  });
+
+  it('a durable log end outside the batch, or of another term, is an assertion failure', () => {
+    const core = leader();
+    drain(core);
+    core.propose(data('e2'));
+    const rd = core.ready();
+    expect(() => core.persistFailed(rd, { index: 3, term: 1 }, true)).toThrow(AssertionError);
+    const other = leader();
+    drain(other);
+    other.propose(data('e2'));
+    expect(() => other.persistFailed(other.ready(), { index: 2, term: 7 }, true)).toThrow(AssertionError);
   });
 });
