@@ -7,6 +7,8 @@ export default defineConfig({
     hookTimeout: 30_000,
     // Integration and crash tests spawn real servers; two cores do not gain from more workers.
     maxWorkers: 2,
+    // The CLI and server children run compiled code (dist/): build it first.
+    globalSetup: ['./test/helpers/build.ts'],
     reporters: ['default', './test/helpers/summary-reporter.ts'],
   },
 });

@@ -1,6 +1,14 @@
 #!/usr/bin/env node
-// The `coord` command. The sources are TypeScript; tsx compiles them as they load.
-import { register } from 'tsx/esm/api';
-
-register();
-await import('../client/cli/main.ts');
+// The `coord` command. `coord server ...` runs the server's command line; everything else runs
+// the client CLI, bundled into one file so that a command like `coord get` starts fast. Both are
+// compiled into dist/ by `npm run build`, which `npm install` runs in a checkout.
+const entry = process.argv[2] === 'server' ? '../dist/server/cli.js' : '../dist/client/cli/coord.mjs';
+try {
+  await import(entry);
+} catch (err) {
+  if (err?.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes(entry.slice(3))) {
+    process.stderr.write('coord: not built yet: run `npm run build` (or `npm install`) in the coord checkout\n');
+    process.exit(2);
+  }
+  throw err;
+}

@@ -21,7 +21,8 @@ export type CoordErrorClass = new (
   message: string, details?: Record<string, unknown>, options?: ErrorOptions,
 ) => CoordClientError;
 
-function errorClass(code: ErrorCode, name: string) {
+// Typed as the constructor shape alone, so the declarations carry no Node-only statics of Error.
+function errorClass(code: ErrorCode, name: string): CoordErrorClass {
   const cls = class extends CoordClientError {
     constructor(message: string, details?: Record<string, unknown>, options?: ErrorOptions) {
       super(code, message, details, options);

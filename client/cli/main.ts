@@ -1,5 +1,6 @@
 /**
- * The `coord` command line: the server, and a shell client for every operation and recipe.
+ * The `coord` command line: a shell client for every operation and recipe (`coord server` is
+ * server/cli.ts, chosen by bin/coord.mjs).
  * Exit codes: 0 success; 1 the server refused (stderr starts with the error code, e.g.
  * `REV_MISMATCH: ...`); 2 usage error; 3 no server reachable or timeout; 4 a lock, slot,
  * leadership or registration was lost while the command ran; 128+N stopped by signal N before
@@ -28,10 +29,6 @@ function intArg(min: number, what = 'an integer') {
 }
 const revArg = intArg(-1, 'a revision');
 const collect = (v: string, prev: string[] = []) => [...prev, v];
-
-// The server (fastify, level) takes longer to load than a client command takes to run: load it
-// only when the command line asks for it.
-const serverMain = process.argv.slice(2).includes('server') ? await import('../../server/main.ts') : null;
 
 const interrupted = new AbortController();
 /** Exit code for a command stopped by a signal before it finished: the shell's 128 + signal. */
@@ -93,22 +90,16 @@ function clientAction<A extends unknown[]>(fn: (client: CoordClient, ...args: A)
   };
 }
 
+// `coord server` is dispatched by bin/coord.mjs to server/cli.ts before this file loads (the
+// client never imports the server); it is listed here so that `coord --help` shows it.
 program
   .command('server')
-  .description('run a single-node server')
-  .option('--host <host>', 'address to listen on', serverMain?.serverDefaults.host)
-  .option('--port <port>', 'port to listen on (0: any free port)', intArg(0), serverMain?.serverDefaults.port)
-  .option('--data <dir>', 'data directory (created if missing)', serverMain?.serverDefaults.data)
-  .option('--history <revisions>', 'revisions of history to keep', intArg(1), serverMain?.serverDefaults.history)
-  .option('--history-bytes <bytes>', 'bytes of history (paths and values) to keep at most; the oldest go first', intArg(1), serverMain?.serverDefaults.historyBytes)
-  .option('--snapshot-every <entries>', 'snapshot the store every N log entries', intArg(1), serverMain?.serverDefaults.snapshotEvery)
-  .option('--log-level <level>', 'fatal|error|warn|info|debug|silent', serverMain?.serverDefaults.logLevel)
-  .addHelpText('after', '\nExamples:\n  coord server\n  coord server --host 0.0.0.0 --port 7070 --data /var/lib/coord\n')
-  .action(async (o) => {
-    await serverMain!.runServer({
-      host: o.host, port: o.port, data: o.data, history: o.history, historyBytes: o.historyBytes,
-      snapshotEvery: o.snapshotEvery, logLevel: o.logLevel,
-    });
+  .description('run a server (`coord server --help` lists its flags)')
+  .allowUnknownOption()
+  .allowExcessArguments()
+  .action(() => {
+    process.stderr.write("coord: give 'server' as the first word: coord server [flags]\n");
+    process.exit(ExitCode.USAGE);
   });
 
 program

@@ -7,7 +7,7 @@
  * worker that stops (its claim goes with its session). `claim.lost` fires if the claim is lost
  * while working; stop then, as another worker may already have the partition.
  */
-import { connect } from 'coord';
+import { connect } from 'coordkit-client';
 
 const partitions = 4;
 const client = await connect({ urls: process.env.COORD_URL ?? 'ws://127.0.0.1:7070' });

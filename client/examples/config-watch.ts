@@ -7,7 +7,7 @@
  *
  * For the demo it stops after three versions or five seconds; a service would loop forever.
  */
-import { connect } from 'coord';
+import { connect } from 'coordkit-client';
 
 const client = await connect({ urls: process.env.COORD_URL ?? 'ws://127.0.0.1:7070' });
 let versions = 0;

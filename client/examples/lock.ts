@@ -8,7 +8,7 @@
  * whatever the lock protects, and have that refuse a token lower than one it has seen, so a
  * holder that stalled past its session cannot overwrite newer work.
  */
-import { connect, text } from 'coord';
+import { connect, text } from 'coordkit-client';
 
 const client = await connect({ urls: process.env.COORD_URL ?? 'ws://127.0.0.1:7070' });
 try {

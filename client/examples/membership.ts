@@ -7,7 +7,7 @@
  * (a crashed process is gone from the list within its session TTL). For the demo this instance
  * leaves right after its first look, and stops once it has seen itself leave (or after 5 s).
  */
-import { connect, text } from 'coord';
+import { connect, text } from 'coordkit-client';
 
 const client = await connect({ urls: process.env.COORD_URL ?? 'ws://127.0.0.1:7070' });
 const dir = '/examples/services/api';

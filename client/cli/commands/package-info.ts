@@ -1,6 +1,6 @@
 /**
  * Where the coord package is on disk and which version it is. Found by walking up from this file
- * to the package.json named "coord", so it holds wherever this file ends up: client/cli/commands/
+ * to the package.json named "coordkit", so it holds wherever this file ends up: client/cli/commands/
  * in the sources, or under a dist/ folder once compiled.
  */
 import { existsSync, readFileSync } from 'node:fs';
@@ -12,6 +12,9 @@ interface PackageJson {
   version?: string;
 }
 
+/** The npm package the `coord` command ships in. */
+export const PACKAGE_NAME = 'coordkit';
+
 let found: { root: string; pkg: PackageJson } | undefined;
 
 function find(): { root: string; pkg: PackageJson } {
@@ -20,9 +23,9 @@ function find(): { root: string; pkg: PackageJson } {
     const file = join(dir, 'package.json');
     if (existsSync(file)) {
       const pkg = JSON.parse(readFileSync(file, 'utf8')) as PackageJson;
-      if (pkg.name === 'coord') return (found = { root: dir, pkg });
+      if (pkg.name === PACKAGE_NAME) return (found = { root: dir, pkg });
     }
-    if (dirname(dir) === dir) throw new Error(`no package.json of coord above ${fileURLToPath(import.meta.url)}`);
+    if (dirname(dir) === dir) throw new Error(`no package.json of ${PACKAGE_NAME} above ${fileURLToPath(import.meta.url)}`);
   }
 }
 
