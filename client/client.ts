@@ -348,7 +348,11 @@ export class CoordClient {
     this.stopKeepalive();
     this.keepalive = new Keepalive(pingPeriodMs(this.sessionTtlMs), {
       ping: () => void this.rawCall(link, { op: 'ping' }).catch(() => {}),
-      dead: () => link.close(4000, 'server not answering'),
+      dead: () => {
+        // Done with it now, without waiting for a close handshake the server will not answer.
+        link.close(4000, 'server not answering');
+        this.onLinkClosed(link, 4000, 'server not answering');
+      },
     });
   }
 

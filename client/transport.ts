@@ -8,6 +8,7 @@ import { WS_PATH } from '../protocol/limits.ts';
 
 export interface Link {
   send(frame: Uint8Array): void;
+  /** Closes the link; a peer that does not answer the close is not waited for long. */
   close(code?: number, reason?: string): void;
   /** Set once by the client: every binary frame received. */
   onFrame: (frame: Uint8Array) => void;
@@ -42,6 +43,9 @@ export function endpoint(url: string): string {
   return u.toString();
 }
 
+/** How long a close waits for the peer's answer before dropping the socket (ws alone waits 30 s). */
+const closeAnswerMs = 1000;
+
 export const webSocketTransport: Transport = (url, timeoutMs) =>
   new Promise((resolve, reject) => {
     const ws = new WebSocket(endpoint(url), { handshakeTimeout: timeoutMs, perMessageDeflate: false });
@@ -56,7 +60,11 @@ export const webSocketTransport: Transport = (url, timeoutMs) =>
           ws.close(code, reason);
         } catch {
           ws.terminate();
+          return;
         }
+        const timer = setTimeout(() => ws.terminate(), closeAnswerMs);
+        (timer as { unref?: () => void }).unref?.();
+        ws.once('close', () => clearTimeout(timer));
       },
       onFrame: () => {},
       onClose: () => {},
