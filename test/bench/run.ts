@@ -22,9 +22,10 @@ import { concurrentSet } from './workloads/concurrent-set.ts';
 import { lockHandoff } from './workloads/lock-handoff.ts';
 import { memory } from './workloads/memory.ts';
 import { seqSet } from './workloads/seq-set.ts';
+import { startup } from './workloads/startup.ts';
 import { watchFanout } from './workloads/watch-fanout.ts';
 
-const workloads: Workload[] = [seqSet, concurrentSet, concurrentGet, cas, watchFanout, lockHandoff, memory];
+const workloads: Workload[] = [seqSet, concurrentSet, concurrentGet, cas, watchFanout, lockHandoff, memory, startup];
 
 const usage = `usage: npm run bench -- [options]
   --workload NAME[,NAME]  which workloads (default: all): ${workloads.map((w) => w.name).join(', ')}
