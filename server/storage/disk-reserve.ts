@@ -82,6 +82,8 @@ export class DiskReserve {
    */
   async restore(): Promise<boolean> {
     if (await this.inPlace()) return true;
+    // A short one (a crash while it was written) only takes space: count that space free.
+    await this.release();
     if (await this.freeBytes() < this.resumeFreeBytes) return false;
     const handle = await openFile(this.path, 'w');
     try {
