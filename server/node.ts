@@ -8,7 +8,7 @@ import { CoordError, ErrorCode } from '../protocol/errors.ts';
 import { limits } from '../protocol/limits.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { silentLogger, type Logger } from './log.ts';
-import { RaftDriver } from './consensus/driver.ts';
+import { RaftDriver, type DiskState } from './consensus/driver.ts';
 import { SessionTracker } from './session/tracker.ts';
 import type { Command, WriteOutcome } from './store/commands.ts';
 import type { Store } from './store/store.ts';
@@ -84,6 +84,7 @@ export class CoordNode {
   }
 
   static async start(options: NodeOptions): Promise<CoordNode> {
+    const log = options.log ?? silentLogger;
     const storage = await LevelStorage.open(options.dataDir);
     let driver: RaftDriver;
     try {
@@ -93,6 +94,13 @@ export class CoordNode {
         ...(options.historyBytes !== undefined ? { historyBytes: options.historyBytes } : {}),
         snapshotEveryEntries: options.snapshotEveryEntries,
         onFatal: options.onFatal,
+        // Passed in, not set on the node later: the driver may find the disk full during start().
+        onDiskState: (state, detail) => {
+          const fields = { disk: state, data: options.dataDir };
+          if (state === 'nospace') log.warn(fields, detail);
+          else log.info(fields, detail);
+        },
+        onSnapshotDeferred: (detail) => log.warn({ data: options.dataDir }, detail),
       });
     } catch (err) {
       await storage.close();
@@ -104,6 +112,11 @@ export class CoordNode {
     node.sessionTimer = setInterval(() => node.tracker.check(), options.sessionCheckIntervalMs);
     node.sessionTimer.unref();
     return node;
+  }
+
+  /** 'nospace' while the disk is full: writes are refused with NOSPACE, reads go on. */
+  get diskState(): DiskState {
+    return this.driver.diskState;
   }
 
   get store(): Store {

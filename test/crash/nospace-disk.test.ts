@@ -221,6 +221,8 @@ describe.skipIf(mountError !== null)(`a full disk (${DISK_MIB} MiB tmpfs)`, () =
     let server: ChildServer | null = null;
     try {
       server = await spawnServer(dataDir);
+      let log = '';
+      server.proc.stdout!.on('data', (d) => (log += d));
       const client = await connect({ urls: server.url, requestTimeoutMs: 10_000 });
       disk.fill('filler', LEFT_FOR_WRITES_BYTES);
       const filled = await fillThroughApi(client);
@@ -229,6 +231,13 @@ describe.skipIf(mountError !== null)(`a full disk (${DISK_MIB} MiB tmpfs)`, () =
       expect(filled.refused.length).toBeGreaterThan(0);
       expect(server.proc.exitCode).toBeNull();
       await expectNoSpace(client, dataDir);
+      // The operator sees it: one warn line in the log, and /readyz says so (still ready: reads go on).
+      const warn = log.split('\n').filter((l) => l.includes('"disk":"nospace"')).map((l) => JSON.parse(l) as { level: number; msg: string });
+      expect(warn).toHaveLength(1);
+      expect(warn[0]).toMatchObject({ level: 40, msg: expect.stringContaining('is full') });
+      const readyz = await fetch(`${server.url.replace(/^ws/, 'http')}/readyz`);
+      expect(readyz.status).toBe(200);
+      expect(await readyz.json()).toMatchObject({ ready: true, disk: 'nospace' });
       await expectExactly(client, filled);
       const late = await connect({ urls: server.url, requestTimeoutMs: 10_000 });
       await expectExactly(late, filled);
@@ -245,6 +254,7 @@ describe.skipIf(mountError !== null)(`a full disk (${DISK_MIB} MiB tmpfs)`, () =
       const freedAt = Date.now();
       disk.free('filler');
       console.log(`[nospace] child restarted on the full disk; filler deleted: first write taken ${await firstWriteAfter(again, '/after/z', freedAt)} ms later`);
+      expect(await (await fetch(`${server.url.replace(/^ws/, 'http')}/readyz`)).json()).toMatchObject({ disk: 'ok' });
       await expectExactly(again, filled);
       await again.close();
       server.proc.kill('SIGTERM');

@@ -32,7 +32,7 @@ describe('HTTP endpoints', () => {
     const r = (await client.call<{ rev: number }>({ op: 'set', path: '/http/a', value: bytes('a') })).rev;
     const res = await fetch(`${base}/readyz`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ ready: true, rev: r, leader: true });
+    expect(await res.json()).toEqual({ ready: true, rev: r, leader: true, disk: 'ok' });
     await client.close();
   });
 

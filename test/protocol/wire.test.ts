@@ -446,7 +446,7 @@ describe('HTTP endpoints', () => {
     expect(await health.json()).toEqual({ ok: true });
     const ready = await fetch(`${base}/readyz`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toEqual({ ready: true, rev: expect.any(Number), leader: true });
+    expect(await ready.json()).toEqual({ ready: true, rev: expect.any(Number), leader: true, disk: 'ok' });
   });
 });
 
