@@ -4,7 +4,9 @@
  *   node starting, the CLI loading, connect, hello, the read, close), beside `node -e 0` on the
  *   same machine at the same moment, so the ratio holds when the machine is noisy;
  * - a new `coord server` on an empty data directory, from spawn to its first 200 on /readyz;
- * - the bench server's resident set while idle (before any client connected to it).
+ * - the bench server's resident set while idle (before any client connected to it), read once
+ *   it has settled: V8 keeps the young generation its start-up grew until its memory reducer
+ *   sees the process idle, about 10 s later (75 → 65 MiB here).
  * Each is the median of several runs. ops = CLI runs; the latency columns are theirs.
  *
  * Needs the server's pid (idle RSS): skipped under --url. Verified: every `coord get` printed
@@ -24,6 +26,8 @@ const run = promisify(execFile);
 const repoRoot = resolve(import.meta.dirname, '../../..');
 const coordBin = join(repoRoot, 'bin/coord.mjs');
 const CLI_RUNS = 21;
+/** How long the fresh server is left idle before its RSS is read. */
+const IDLE_SETTLE_MS = 12_000;
 const SERVER_RUNS = 5;
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -66,6 +70,7 @@ export const startup: Workload = {
   describe: '`coord get` as a new process (vs `node -e 0`), server spawn → /readyz, idle server RSS',
   needsLocalServer: true,
   async run(ctx: BenchContext): Promise<WorkloadResult> {
+    await new Promise((r) => setTimeout(r, IDLE_SETTLE_MS));
     const idle = readRss(ctx.serverPid!);
     const [client] = await ctx.connect(1);
     const key = `${ctx.prefix}/startup`;
@@ -97,6 +102,7 @@ export const startup: Workload = {
         cliOverNode: summary.p50Ms / nodeMs,
         serverReadyMs: median(ready),
         idleRssMiB: idle.rssMiB,
+        idleRssAfterMs: IDLE_SETTLE_MS,
       },
       notes: [],
     };
