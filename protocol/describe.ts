@@ -1,3 +1,5 @@
+import { utf8Length } from './utf8.ts';
+
 /**
  * A short, safe description of a value a client sent, for error messages: never longer than a
  * line, never recursing into what could be deeply nested, never repeating megabytes back.
@@ -13,11 +15,11 @@ export function describe(v: unknown, max = 60): string {
 
 /** `s` cut to at most `maxBytes` bytes of UTF-8, on a character boundary. */
 export function truncateUtf8(s: string, maxBytes: number): string {
-  if (Buffer.byteLength(s) <= maxBytes) return s;
+  if (utf8Length(s) <= maxBytes) return s;
   let out = '';
   let bytes = 0;
   for (const ch of s) {
-    const n = Buffer.byteLength(ch);
+    const n = utf8Length(ch);
     if (bytes + n > maxBytes) break;
     out += ch;
     bytes += n;

@@ -10,6 +10,7 @@
 import { describe } from './describe.ts';
 import { CoordError, ErrorCode } from './errors.ts';
 import { limits } from './limits.ts';
+import { utf8Length } from './utf8.ts';
 
 const COMPONENT = /^[A-Za-z0-9._-]+$/;
 const GLOB_COMPONENT = /^[A-Za-z0-9._*?-]+$/;
@@ -21,14 +22,14 @@ const GLOB_COMPONENT = /^[A-Za-z0-9._*?-]+$/;
  */
 /** True if `s` is a string over limits.pathBytesMax UTF-8 bytes. */
 export function tooLong(s: unknown): boolean {
-  return typeof s === 'string' && Buffer.byteLength(s) > limits.pathBytesMax;
+  return typeof s === 'string' && utf8Length(s) > limits.pathBytesMax;
 }
 
 /** Why `s` does not have the shape of a path (or glob), or null if it has. */
 function shapeProblem(what: 'path' | 'glob', s: unknown, component: RegExp, chars: string): string | null {
   if (typeof s !== 'string') return `${what} must be a string`;
   if (s === '/') return null;
-  if (Buffer.byteLength(s) > limits.pathBytesMax) return `${what} is longer than ${limits.pathBytesMax} bytes`;
+  if (utf8Length(s) > limits.pathBytesMax) return `${what} is longer than ${limits.pathBytesMax} bytes`;
   if (!s.startsWith('/')) return `${what} must start with /`;
   if (s.endsWith('/')) return `${what} must not end with /`;
   for (const c of s.slice(1).split('/')) {

@@ -5,6 +5,7 @@
  * gaps are survived by re-reading (see live-view.ts).
  */
 import { compileGlob } from '../../protocol/path.ts';
+import { utf8Text } from '../../protocol/utf8.ts';
 import type { CoordClient } from '../client.ts';
 import { liveView } from './live-view.ts';
 
@@ -30,7 +31,7 @@ export async function* watchConfig(client: CoordClient, pathOrGlob: string, opti
       get,
       text: (path?: string) => {
         const v = get(path);
-        return v === undefined ? undefined : Buffer.from(v).toString('utf8');
+        return v === undefined ? undefined : utf8Text(v);
       },
     };
   }

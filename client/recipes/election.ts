@@ -10,6 +10,7 @@
  */
 import type { TxnCondition } from '../../protocol/messages.ts';
 import { checkPath } from '../../protocol/path.ts';
+import { utf8Text } from '../../protocol/utf8.ts';
 import type { CoordClient } from '../client.ts';
 import { liveView } from './live-view.ts';
 import { lock, type Lock } from './lock.ts';
@@ -78,7 +79,7 @@ export class Election {
 function leaderOf(files: Iterable<{ rev: number; value: Uint8Array }>): Leader | null {
   let best: { rev: number; value: Uint8Array } | null = null;
   for (const f of files) if (best === null || f.rev < best.rev) best = f;
-  return best === null ? null : { ...candidate(Buffer.from(best.value).toString('utf8')), token: best.rev };
+  return best === null ? null : { ...candidate(utf8Text(best.value)), token: best.rev };
 }
 
 /** A candidate's file: `{"id","info"}` JSON, or (as before there was info) the bare id. */

@@ -14,7 +14,7 @@ export function deadlineSignal(signal: AbortSignal | undefined, timeoutMs: numbe
     () => controller.abort(new TimeoutError(`${what} not done within ${timeoutMs} ms`)),
     timeoutMs,
   );
-  timer.unref();
+  (timer as { unref?: () => void }).unref?.();
   const signals = [controller.signal];
   if (signal !== undefined) signals.push(signal);
   return AbortSignal.any(signals);
