@@ -44,7 +44,7 @@ import { crc32 } from '../storage/crc32.ts';
 import { isNoSpaceError } from '../storage/no-space.ts';
 import type { RaftStorage } from '../storage/raft-storage.ts';
 import { Packr } from 'msgpackr';
-import { RaftCore, type Entry, type HardState, type Ready } from './raft.ts';
+import { EntryType, RaftCore, type Entry, type HardState, type Ready } from './raft.ts';
 
 const snapshotOptions = { useRecords: false, mapsAsObjects: true, moreTypes: false } as const;
 // A Packr keeps the largest buffer it ever packed into for reuse: one per snapshot, so the
@@ -378,7 +378,9 @@ export class RaftDriver {
       assert(e.index === this.applied + 1, `apply ${e.index} after ${this.applied}`);
       const local = this.proposed.get(e.index);
       if (local !== undefined) this.proposed.delete(e.index);
-      const outcome: WriteOutcome = e.data.byteLength === 0
+      // Only commands change the store: a leader's no-op (or, once there are clusters, a
+      // membership change) consumes no revision.
+      const outcome: WriteOutcome = e.type !== EntryType.Command
         ? { ok: true, rev: this.store.rev, changed: 0 }
         : this.store.apply(local ?? decodeCommand(e.data));
       this.applied = e.index;

@@ -11,19 +11,10 @@
  * log format and the store do not change.
  */
 import { assert } from '../assert.ts';
+import { EntryType, type Entry, type HardState } from '../storage/log-types.ts';
 
-export interface Entry {
-  index: number;
-  term: number;
-  /** An encoded store command; empty for the leader's no-op at the start of its term. */
-  data: Uint8Array;
-}
-
-export interface HardState {
-  term: number;
-  vote: string | null;
-  commit: number;
-}
+// The log's records belong to the storage contract (storage/ never imports the core).
+export { EntryType, type Entry, type HardState };
 
 export interface Ready {
   /** Set when term, vote or commit changed; persist it (term and vote durably) before advance. */
@@ -129,17 +120,17 @@ export class RaftCore {
 
   private becomeLeader(): void {
     this.role = 'leader';
-    this.append(new Uint8Array(0));
+    this.append(EntryType.Noop, new Uint8Array(0));
   }
 
-  /** Appends a proposal to the leader's log and returns its index. Throws NotLeaderError. */
+  /** Appends a proposal, as a Command entry, to the leader's log; returns its index. Throws NotLeaderError. */
   propose(data: Uint8Array): number {
     if (this.role !== 'leader') throw new NotLeaderError();
-    return this.append(data);
+    return this.append(EntryType.Command, data);
   }
 
-  private append(data: Uint8Array): number {
-    const entry = { index: this.lastIndex + 1, term: this.term, data };
+  private append(type: EntryType, data: Uint8Array): number {
+    const entry: Entry = { index: this.lastIndex + 1, term: this.term, type, data };
     this.log.push(entry);
     this.lastIndex = entry.index;
     this.lastTerm = entry.term;
@@ -211,7 +202,7 @@ export class RaftCore {
       this.lastIndex = durable.index;
       this.lastTerm = durable.term;
     }
-    if (this.role === 'leader' && this.lastTerm !== this.term) this.append(new Uint8Array(0));
+    if (this.role === 'leader' && this.lastTerm !== this.term) this.append(EntryType.Noop, new Uint8Array(0));
     this.maybeCommit();
     return dropped;
   }

@@ -5,9 +5,10 @@
  * whatever the test says. Errors look like LevelDB's (code LEVEL_IO_ERROR, "No space left on
  * device" in the message), so the driver's classification is exercised too.
  */
-import type { Entry, HardState } from '../../server/consensus/raft.ts';
-import type { LevelStorage, LoadedState, SnapshotRecord } from '../../server/storage/level-storage.ts';
-import type { DiskReserveControl, DurableState, RaftStorage } from '../../server/storage/raft-storage.ts';
+import type { LevelStorage } from '../../server/storage/level-storage.ts';
+import type {
+  DiskReserveControl, DurableState, Entry, HardState, LoadedState, RaftStorage, SnapshotRecord,
+} from '../../server/storage/raft-storage.ts';
 
 export function noSpaceError(file = '000042.log'): Error {
   return Object.assign(new Error(`IO error: /fake/${file}: No space left on device`), { code: 'LEVEL_IO_ERROR' });
@@ -82,12 +83,36 @@ export class FaultyStorage implements RaftStorage {
     }
   }
 
-  async saveSnapshot(snapshot: SnapshotRecord): Promise<void> {
+  async saveSnapshot(snapshot: SnapshotRecord, compactThrough?: number): Promise<void> {
     if (this.snapshotFailures > 0) {
       this.snapshotFailures--;
       throw Object.assign(new Error(`ENOSPC: no space left on device, write`), { code: 'ENOSPC' });
     }
-    return this.inner.saveSnapshot(snapshot);
+    return this.inner.saveSnapshot(snapshot, compactThrough);
+  }
+
+  compact(throughIndex: number): Promise<void> {
+    return this.inner.compact(throughIndex);
+  }
+
+  entries(lo: number, hi: number, maxBytes?: number): Promise<Entry[]> {
+    return this.inner.entries(lo, hi, maxBytes);
+  }
+
+  cachedEntries(lo: number, hi: number, maxBytes?: number): Entry[] | null {
+    return this.inner.cachedEntries(lo, hi, maxBytes);
+  }
+
+  term(index: number): number {
+    return this.inner.term(index);
+  }
+
+  firstIndex(): number {
+    return this.inner.firstIndex();
+  }
+
+  lastIndex(): number {
+    return this.inner.lastIndex();
   }
 
   async reopen(): Promise<void> {

@@ -14,7 +14,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { AssertionError } from '../../../server/assert.ts';
 import {
-  NotLeaderError, RaftCore, type Entry, type HardState, type RaftRestore, type Ready,
+  EntryType, NotLeaderError, RaftCore, type Entry, type HardState, type RaftRestore, type Ready,
 } from '../../../server/consensus/raft.ts';
 
 const ID = 'n1';
@@ -37,7 +37,7 @@ function restored(r: Partial<RaftRestore> & { unapplied: Entry[] }): RaftCore {
   });
 }
 
-const entry = (index: number, term: number, data = `e${index}`): Entry => ({ index, term, data: bytes(data) });
+const entry = (index: number, term: number, data = `e${index}`): Entry => ({ index, term, type: EntryType.Command, data: bytes(data) });
 const summary = (es: Entry[]) => es.map((e) => [e.index, e.term, new TextDecoder().decode(e.data)]);
 
 /** One driver turn: take the ready, "persist" and "apply" it, advance. */
@@ -68,7 +68,7 @@ describe('Raft core, single voter', () => {
     const rd = core.ready();
     expect(rd.hardState).toEqual({ term: 1, vote: ID, commit: 0 });
     expect(rd.hardStateMustSync).toBe(true);
-    expect(rd.entries).toEqual([{ index: 1, term: 1, data: new Uint8Array(0) }]);
+    expect(rd.entries).toEqual([{ index: 1, term: 1, type: EntryType.Noop, data: new Uint8Array(0) }]);
     expect(rd.committed).toEqual([]);
 
     const later = restored({ hardState: { term: 7, vote: 'n0', commit: 0 }, unapplied: [] });
