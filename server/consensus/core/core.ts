@@ -48,9 +48,11 @@
  * state only: the hard state, the StableLog view (whose snapshot() gives the snapshot's index,
  * term and membership), and the index the state machine has applied (the snapshot's, when the
  * store is rebuilt from it). The membership is the snapshot's updated by the Config entries in
- * the log after it. A brand-new cluster starts from a view whose snapshot is {index 0, term 0,
- * the initial membership}; a node joining an existing cluster starts from an empty membership and
- * learns everything from the leader.
+ * the log after it. A brand-new cluster's founding members start from a view whose snapshot is
+ * {index 1, term 1, the initial membership} (not index 0: a blank log matches every log at index
+ * 0, so a joiner could take the founders' entries without their membership); a node joining an
+ * existing cluster starts blank ({0, 0, no members}), never campaigns, and gets a snapshot, with
+ * the membership, from the leader before any entry.
  *
  * Configuration changes take effect when appended (the Raft thesis's single-server changes):
  * config.ts says why, and argues their safety.
@@ -135,6 +137,11 @@ export class RaftCore {
     this.id = options.id;
     this.log = new RaftLog(restore.log, restore.hardState.commit, restore.applied);
     const snap = restore.log.snapshot();
+    // Log matching holds only if logs that agree at an index agree on everything before it. A
+    // blank log (snapshot 0@0) agrees with every log at 0, so it must carry no membership, or a
+    // joiner would take a founder's log from entry 1 without the founders' membership.
+    assert(snap.index > 0 || (snap.membership.voters.length === 0 && snap.membership.learners.length === 0),
+      'a membership needs a snapshot at index 1 or later: bootstrap a cluster from a snapshot at 1@1');
     this.config = new ConfigHistory(snap.index, snap.membership);
     this.config.appended(this.log.entries(snap.index + 1, this.log.lastIndex() + 1));
     this.term = restore.hardState.term;
@@ -303,10 +310,8 @@ export class RaftCore {
       if (!m.reject) repl.afterAck(m.from);
       return;
     }
-    if (this.maybeCommit()) {
-      if (this.role !== 'leader') return;
-      repl.bcastAppend();
-    }
+    this.maybeCommit();
+    if (this.role !== 'leader') return;
     repl.afterAck(m.from);
     if (m.from === this.transferee && repl.match(m.from) === this.log.lastIndex()) {
       this.send({ type: 'timeout-now', to: m.from });
@@ -459,6 +464,7 @@ export class RaftCore {
     const index = committedIndex(this.config.current().voters, (id) => repl.match(id));
     if (index <= this.log.committed || this.log.term(index) !== this.term) return false;
     this.log.commitTo(index);
+    repl.commitMoved();
     this.onCommitted();
     return true;
   }
@@ -659,11 +665,13 @@ export class RaftCore {
     return this.prevSoft.role !== this.role || this.prevSoft.leader !== this.lead ||
       hs.term !== p.term || hs.vote !== p.vote || hs.commit !== p.commit ||
       this.log.unstable.hasPending() || this.outbox.size > 0 || this.log.hasNextCommitted() ||
+      this.replication?.hasCommitToSend === true ||
       this.readStates.length > 0 || this.readsRefused.length > 0;
   }
 
   /** Everything there is to do now; see the header for what the driver does with it. */
   ready(): Ready {
+    this.replication?.flushCommit();
     const hs = this.hardState();
     const p = this.prevHard;
     const hardChanged = hs.term !== p.term || hs.vote !== p.vote || hs.commit !== p.commit;
@@ -707,9 +715,7 @@ export class RaftCore {
     this.log.persisted(mark.seq, mark.index, mark.term);
     const hs = mark.hardState;
     if (this.role === 'candidate' && hs.term === this.term && hs.vote === this.id) this.recordVote(this.id, true);
-    if (this.role === 'leader' && this.replication!.selfPersisted(this.log.persistedIndex())) {
-      if (this.maybeCommit() && this.role === 'leader') this.replication!.bcastAppend();
-    }
+    if (this.role === 'leader' && this.replication!.selfPersisted(this.log.persistedIndex())) this.maybeCommit();
   }
 
   // ---- Introspection --------------------------------------------------------------------------

@@ -20,6 +20,7 @@ export interface ReplicationLimits {
 
 export class Replication {
   private readonly progress = new Map<NodeId, Progress>();
+  private commitToSend = false;
 
   constructor(
     private readonly self: NodeId,
@@ -97,6 +98,27 @@ export class Replication {
     for (const id of this.progress.keys()) if (id !== this.self) this.sendAppend(id);
   }
 
+  /**
+   * Notes that some member has not heard the current commit index: the next flushCommit() tells
+   * it, once per ready() however many acknowledgements moved the commit index in between.
+   */
+  commitMoved(): void {
+    this.commitToSend = true;
+  }
+
+  get hasCommitToSend(): boolean {
+    return this.commitToSend;
+  }
+
+  /** Tells every member that has not heard it the commit index (with any entries it lacks). */
+  flushCommit(): void {
+    if (!this.commitToSend) return;
+    this.commitToSend = false;
+    for (const [id, pr] of this.progress) {
+      if (id !== this.self && pr.sentCommit < this.log.committed) this.sendAppend(id);
+    }
+  }
+
   /** Heartbeats every member, carrying read-index round `round`. */
   bcastHeartbeat(round: number): void {
     for (const [id, pr] of this.progress) {
@@ -140,8 +162,9 @@ export class Replication {
   afterAck(from: NodeId): void {
     const pr = this.progress.get(from);
     if (pr === undefined || from === this.self) return;
-    if (this.log.committed > pr.sentCommit && pr.sentCommit < pr.next - 1) this.sendAppend(from);
     while (this.sendAppend(from, false));
+    // It may have missed the commit index while its window was full.
+    if (pr.sentCommit < this.log.committed) this.commitToSend = true;
   }
 
   /** Books a heartbeat answer: the member is alive; feed it if it lags. */

@@ -20,7 +20,10 @@
 import type { Entry, SnapshotMeta } from './types.ts';
 
 export interface StableLog {
-  /** The latest snapshot: the log through its index is in it. {0, 0, initial membership} at first. */
+  /**
+   * The latest snapshot: the log through its index is in it. A founding member starts from
+   * {1, 1, the initial membership}, a joining one from {0, 0, no members} (core.ts says why).
+   */
   snapshot(): SnapshotMeta;
   /** The first entry still held: at most snapshot().index + 1. */
   firstIndex(): number;

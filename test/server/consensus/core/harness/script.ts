@@ -3,9 +3,10 @@
  *
  *   add-nodes N [voters=1,2,3] [learners=4] [index=K] [async=true] [prevote=false]
  *             [checkquorum=false] [election=E] [heartbeat=H] [inflight=W] [max-msg-bytes=B]
- *       N new nodes, numbered on from the last. Their storage starts from a snapshot at index K
- *       (term 1 if K > 0) with the given membership: by default the new nodes are the voters of
- *       the first add-nodes, and later ones join with an empty membership (to be added).
+ *       N new nodes, numbered on from the last. The first add-nodes founds the cluster: by
+ *       default its nodes are the voters, and their storage starts from a snapshot at 1@1 (K@1
+ *       with index=K) holding that membership. Later ones join: blank storage (snapshot 0@0, no
+ *       members), to be added by a configuration change.
  *   campaign N                  N starts an election now (pre-vote first if enabled)
  *   tick N [count]              N ticks (once by default)
  *   tick-election N             a follower or candidate ticks until it campaigns (at most 2 ×
@@ -119,7 +120,7 @@ export class Script {
       maxInflightMsgs: Number(opts.get('inflight') ?? 256),
       maxMsgBytes: Number(opts.get('max-msg-bytes') ?? 1 << 20),
     };
-    const index = Number(opts.get('index') ?? 0);
+    const index = Number(opts.get('index') ?? (first === 1 ? 1 : 0));
     for (const id of fresh) c.addNode(id, options, membership, index, opts.get('async') === 'true');
     c.out.push(`added ${fresh.join(' ')}: ${formatMembership(membership)} log from ${index}`);
   }
