@@ -488,8 +488,12 @@ export class RaftCore {
     }
   }
 
+  /**
+   * This leader's no-op is committed. (Not "the committed entry's term is ours": a bootstrap
+   * snapshot may carry the term a first leader is elected in.)
+   */
   private committedInTerm(): boolean {
-    return this.log.term(this.log.committed) === this.term;
+    return this.log.committed >= this.termStart;
   }
 
   // ---- Reads ----------------------------------------------------------------------------------
