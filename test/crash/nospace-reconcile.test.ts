@@ -109,7 +109,10 @@ describe('a full disk under the driver (injected)', { timeout: 15_000 }, () => {
     expect(await h.driver.propose(set('/a', 'a0'))).toEqual({ ok: true, rev: 1, changed: 1 });
 
     // w1's batch lands and then fails; w2 and a session open are proposed while it is written.
+    // The disk is full until the test says otherwise (or a disk check between two writes could
+    // find room and leave the mode early).
     h.storage.appendFault = 'after-write';
+    h.storage.freeBytes = 10;
     let openGate!: () => void;
     h.storage.gate = new Promise((r) => (openGate = r));
     const started = h.storage.appendStarted();
