@@ -4,7 +4,7 @@
  * and the simulator's SimStorage (a simulated disk), so the simulator runs this very code.
  *
  * Layout (records.ts): one segment per append, keyed by its first index. An append at index i
- * deletes, in its own batch, every segment that starts at or after i, and puts its own; a
+ * puts its segment and, in the same batch, deletes every segment that starts at or after i; a
  * segment that starts before i and runs past it stays, and is read only up to i - 1 (the next
  * segment's first index minus one: segments are read in key order, which is index order). So
  * overwriting a suffix costs one batch, whatever its length, and a crash leaves the old log or
@@ -130,6 +130,8 @@ export abstract class LogStorage {
     assert(this.queue.idle, 'load() with writes in flight');
     const scan = await this.readDisk(() => this.scan());
     const snapshot = scan.snapshot === null ? null : await this.readSnapshot(scan.snapshot);
+    // Snapshot files no record names: older ones, one a crash left unnamed or half written.
+    await this.removeSnapshotFiles(snapshot?.index ?? null);
     this.install(scan);
     const after = snapshot?.index ?? 0;
     return { hardState: scan.hardState, snapshot, entries: scan.entries.filter((e) => e.index > after) };
@@ -262,14 +264,13 @@ export abstract class LogStorage {
     }
     if (data.byteLength !== length) throw new StorageError(`${file} is truncated (${data.byteLength} of ${length} bytes)`);
     if (crc32(data) !== crc) throw new StorageError(`${file} fails its checksum (corrupt)`);
-    await this.removeSnapshotFiles(index);
     return { index, term, crc, data };
   }
 
   /** Removes snapshot files other than `keep`'s (older ones, or one a crash left unnamed). */
-  private async removeSnapshotFiles(keep: number): Promise<void> {
+  private async removeSnapshotFiles(keep: number | null): Promise<void> {
     for (const name of await this.files.list()) {
-      if (SNAPSHOT_FILE.test(name) && name !== snapshotFile(keep)) await this.files.remove(name);
+      if (SNAPSHOT_FILE.test(name) && (keep === null || name !== snapshotFile(keep))) await this.files.remove(name);
     }
   }
 
