@@ -32,10 +32,20 @@
  * A and B together differ by two servers. Once the term-2 leader commits its no-op under its
  * configuration C, a quorum of C holds a term-2 entry, so no node whose log still ends in
  * term 1 (with A) can win an election under C or A (each quorum of A meets each of C), and A can
- * never commit: the next change starts from C. Removed servers: a removed node never campaigns
- * (it is no voter in its own log's configuration); one that never learned of its removal is
- * ignored by pre-vote and leader stickiness (core.ts). A leader that removes itself keeps
- * leading (counting only the new voters) until the change commits, then steps down.
+ * never commit: the next change starts from C.
+ *
+ * REMOVED SERVERS. A leader that removes itself keeps leading (counting only the new voters)
+ * until the change commits, then steps down. A node campaigns only while it is a voter in its
+ * latest configuration or in its last committed one: so a node whose removal is uncommitted may
+ * still campaign (it may hold the only copies of that removal, if it led when it appended it, and
+ * the others may need it to lead once more to commit it), counting votes by the configuration
+ * without it. Winning under that configuration is an ordinary Raft election (safety depends on
+ * logs and quorums, not on the leader being a member), as long as the configuration is the
+ * cluster's latest. If a later one exists, it cannot win: that later configuration's entry is
+ * committed, so held by a quorum of it, which meets every quorum of the configuration the node
+ * counts by; and the node's log lacks that entry, so it is behind theirs (the entry was appended
+ * in a later term than any entry the node holds at or before its index). A node that never
+ * learned of its removal is ignored by pre-vote and leader stickiness (core.ts).
  */
 import { assert } from '../../assert.ts';
 import { EntryType, type Entry, type Membership, type NodeId } from './types.ts';

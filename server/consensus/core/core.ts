@@ -392,7 +392,11 @@ export class RaftCore {
     this.send({ type: 'app-resp', to: m.from, index: this.log.committed, reject: false, hintIndex: 0, hintTerm: 0 });
   }
 
-  /** The driver streamed (ok) or gave up streaming (not ok) the snapshot this leader sent `to`. */
+  /**
+   * The driver streamed (ok) or gave up streaming (not ok) the snapshot this leader sent `to`.
+   * Required once for every `snap` message the core emits: until then the leader sends that
+   * member nothing.
+   */
   reportSnapshot(to: NodeId, ok: boolean): void {
     this.replication?.reportSnapshot(to, ok);
   }
@@ -570,9 +574,17 @@ export class RaftCore {
 
   // ---- Roles ----------------------------------------------------------------------------------
 
-  /** A voter in its own log's configuration, not in the middle of installing a snapshot. */
+  /**
+   * May campaign: a voter in its log's latest configuration, or in the one its commit index
+   * says is committed, and not in the middle of installing a snapshot. The second case is a node
+   * whose removal is not committed yet: it may hold the only copies of that removal (a leader
+   * that removed itself and then lost leadership), and the remaining voters may need it to lead
+   * once more to commit it (they cannot elect one of their own, whose logs are shorter). It then
+   * counts votes by its latest configuration, as every node does.
+   */
   private promotable(): boolean {
-    return isVoter(this.config.current(), this.id) && this.log.unstable.snapshot === null;
+    const voter = isVoter(this.config.current(), this.id) || isVoter(this.config.at(this.log.committed), this.id);
+    return voter && this.log.unstable.snapshot === null;
   }
 
   private becomeFollower(term: number, lead: NodeId | null): void {
@@ -734,6 +746,11 @@ export class RaftCore {
 
   get leader(): NodeId | null {
     return this.lead;
+  }
+
+  /** The term of log entry `index`, or undefined if it is compacted or beyond the log's end. */
+  logTerm(index: number): number | undefined {
+    return this.log.term(index);
   }
 
   /** The membership in effect once entry `index` is in the log (for a snapshot taken there). */

@@ -9,8 +9,9 @@
  * - The core reads an index only below the first index it holds in memory as not yet durable,
  *   so a view may already show (or not yet show) a write still in flight: either is fine.
  * - Compaction (dropping entries up to a snapshot the driver took) may happen between any two
- *   calls into the core, never past the index the core last handed out to apply. It may keep
- *   some entries before the snapshot's index (for followers a little behind).
+ *   calls into the core, never past the index the core last handed out to apply, and not while
+ *   a snapshot the core handed out is being installed. It may keep some entries before the
+ *   snapshot's index (for followers a little behind).
  * - Reads are synchronous. `term()`, `firstIndex()` and `lastIndex()` always answer (from
  *   memory). `entries()` may not have old entries in memory: it then returns an empty array
  *   (and may start loading them), and the core tries again later: a leader when the member

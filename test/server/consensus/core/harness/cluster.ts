@@ -48,7 +48,10 @@ export class Cluster {
   /** Safety checks: the leader seen in each term, the entry applied at each index. */
   private readonly leaders = new Map<number, string>();
   private readonly appliedAt = new Map<number, string>();
+  private readonly appliedInTerm = new Map<number, number>();
   out: string[] = [];
+  /** Every read confirmed, in the order the nodes' readies handed them out. */
+  readonly reads: { node: string; requestId: string; index: number }[] = [];
 
   node(id: string): SimNode {
     const n = this.nodes.get(id);
@@ -83,6 +86,8 @@ export class Cluster {
     const n = this.node(id);
     n.core = null;
     n.writes = [];
+    // Snapshot streams to it break: their senders' drivers report it.
+    for (const m of n.inbox) if (m.type === 'snap') this.node(m.from).core?.reportSnapshot(m.to, false);
     n.inbox = [];
   }
 
@@ -127,7 +132,18 @@ export class Cluster {
     }
   }
 
-  private checkLeaders(): void {
+  /**
+   * Every entry applied so far (by any node): its index, its term, and the term of the node that
+   * applied it first, then (the entry was committed in that term or before).
+   */
+  appliedTerms(): { index: number; term: number; committedBy: number }[] {
+    return [...this.appliedAt].map(([index, e]) => ({
+      index, term: Number(e.split(' ')[0]!.split('@')[1]), committedBy: this.appliedInTerm.get(index)!,
+    }));
+  }
+
+  /** Throws if two nodes have led the same term. */
+  checkLeaders(): void {
     for (const n of this.nodes.values()) {
       if (n.core?.currentRole !== 'leader') continue;
       const term = n.core.currentTerm;
@@ -166,6 +182,7 @@ export class Cluster {
     if (rd.committed.length > 0) this.out.push(`  apply: ${formatEntries(rd.committed)}`);
     this.apply(n, rd.committed);
     for (const r of rd.readStates) this.out.push(`  read ${r.requestId}: index ${r.index}`);
+    for (const r of rd.readStates) this.reads.push({ node: id, ...r });
     for (const r of rd.readsRefused) this.out.push(`  read ${r.requestId}: refused (${r.reason})`);
     return true;
   }
@@ -197,6 +214,7 @@ export class Cluster {
       const seen = this.appliedAt.get(e.index);
       const mine = formatEntry(e);
       if (seen !== undefined && seen !== mine) throw new Error(`node ${n.id} applied ${mine}, another node ${seen}`);
+      if (seen === undefined) this.appliedInTerm.set(e.index, n.core!.currentTerm);
       this.appliedAt.set(e.index, mine);
     }
   }
