@@ -19,8 +19,15 @@ export type Command =
   | ({ t: 'txn'; conds: TxnCondition[]; ops: TxnOp[] } & WriteOrigin)
   | { t: 'open'; sid: string; secret: string; ttlMs: number }
   | { t: 'close'; sid: string }
-  | { t: 'expire'; sid: string }
-  | { t: 'noop' };
+  /**
+   * The leader ended a silent session. `term` is the term of the leader that decided it: the
+   * store ignores an expire older than the last leader no-op it applied (a deposed leader's
+   * decision, committed after a newer leader took over and re-timed every session). Absent in
+   * logs written before clusters: always applied.
+   */
+  | { t: 'expire'; sid: string; term?: number }
+  /** A leader's no-op (the first entry of its term): `term` is that leader's term. */
+  | { t: 'noop'; term?: number };
 
 /**
  * What applying a write gave. `rev` is the store revision after it (the new one if the write

@@ -40,16 +40,26 @@ export interface StoreObserver {
    * events went to `revision`.
    */
   sessionEnded?(session: SessionState, reason: 'close' | 'expire', removed: string[], rev: number): void;
+  /**
+   * The whole state was replaced by a snapshot (a follower installing its leader's): revisions
+   * jumped from `fromRev` to the store's new one without events for the ones in between.
+   */
+  restored?(fromRev: number): void;
 }
 
 export type SnapshotFile = [path: string, versions: Version[]];
 export type SnapshotSession = [id: string, secret: string, ttlMs: number, floor: number, results: [number, WriteOutcome][]];
 
-/** Format 1 holds the files in one list; format 2 in msgpack-encoded chunks (packed over time). */
+/**
+ * Format 1 holds the files in one list; format 2 in msgpack-encoded chunks (packed over time).
+ * `noopTerm` (the term of the last leader no-op applied) is absent in snapshots taken before
+ * clusters, which means 0.
+ */
 export type StoreSnapshot = {
   rev: number;
   oldest: number;
   sessions: SnapshotSession[];
+  noopTerm?: number;
 } & ({ format: 1; files: SnapshotFile[] } | { format: 2; fileChunks: Uint8Array[] });
 
 /**
@@ -61,6 +71,7 @@ export interface SnapshotCapture {
   readonly rev: number;
   readonly oldest: number;
   readonly sessions: SnapshotSession[];
+  readonly noopTerm: number;
   readonly fileCount: number;
   /** Files `from` (inclusive) to `to` (exclusive) of the capture, as at `rev`. */
   files(from: number, to: number): SnapshotFile[];
@@ -82,12 +93,17 @@ function mismatch(path: string, given: number, fileRev: number, exact = false): 
 }
 
 export class Store {
-  private readonly tree = new Tree();
-  private readonly sessions = new SessionTable();
+  private tree = new Tree();
+  private sessions = new SessionTable();
   private history = new History(1);
   private revision = 0;
   /** The oldest revision whose state is readable; events are kept from oldest + 1. */
   private oldest = 0;
+  /**
+   * The term of the last leader no-op applied: an `expire` decided in an older term comes from a
+   * leader that has been replaced (its successor re-timed every session), and is ignored.
+   */
+  private lastNoopTerm = 0;
   /**
    * The oldest revision each snapshot in progress must still be able to write out. Compaction
    * keeps the versions those need (the visible window moves on as usual).
@@ -105,6 +121,11 @@ export class Store {
 
   get oldestRev(): number {
     return this.oldest;
+  }
+
+  /** The term of the last leader no-op applied (0 before any). */
+  get noopTerm(): number {
+    return this.lastNoopTerm;
   }
 
   /**
@@ -133,9 +154,13 @@ export class Store {
       case 'open':
         return this.applyOpen(cmd.sid, cmd.secret, cmd.ttlMs);
       case 'close':
+        return this.applyEnd(cmd.sid, 'close');
       case 'expire':
-        return this.applyEnd(cmd.sid, cmd.t);
+        // A deposed leader's decision: the leader since then gave every session a fresh TTL.
+        if (cmd.term !== undefined && cmd.term < this.lastNoopTerm) return { ok: true, rev: this.revision, changed: 0 };
+        return this.applyEnd(cmd.sid, 'expire');
       case 'noop':
+        if (cmd.term !== undefined) this.lastNoopTerm = Math.max(this.lastNoopTerm, cmd.term);
         return { ok: true, rev: this.revision, changed: 0 };
       default:
         return unreachable(cmd);
@@ -470,7 +495,9 @@ export class Store {
   /** The whole store at once (see captureSnapshot for one taken over time). */
   toSnapshot(): StoreSnapshot {
     const files = this.filesWithVersions().map((n): SnapshotFile => [n.path, n.versions]);
-    return { format: 1, rev: this.revision, oldest: this.oldest, files, sessions: this.sessionRecords() };
+    return {
+      format: 1, rev: this.revision, oldest: this.oldest, files, sessions: this.sessionRecords(), noopTerm: this.lastNoopTerm,
+    };
   }
 
   private filesWithVersions(): TreeNode[] {
@@ -505,6 +532,7 @@ export class Store {
       rev,
       oldest,
       sessions: this.sessionRecords(),
+      noopTerm: this.lastNoopTerm,
       fileCount: nodes.length,
       files: (from, to) => {
         assert(!finished, 'snapshot capture read after finish()');
@@ -525,6 +553,23 @@ export class Store {
     };
   }
 
+  /**
+   * Replaces this store's whole state by a snapshot's, in place (a follower installing its
+   * leader's snapshot: watchers and the node keep their reference to this store). The observer
+   * hears `restored`; snapshots being captured from the old state go on reading it.
+   */
+  restore(snap: StoreSnapshot, unpack?: (chunk: Uint8Array) => unknown): void {
+    const from = Store.fromSnapshot(snap, this.options, unpack);
+    const fromRev = this.revision;
+    this.tree = from.tree;
+    this.sessions = from.sessions;
+    this.history = from.history;
+    this.revision = from.revision;
+    this.oldest = from.oldest;
+    this.lastNoopTerm = from.lastNoopTerm;
+    this.observer.restored?.(fromRev);
+  }
+
   static fromSnapshot(snap: StoreSnapshot, options: StoreOptions, unpack?: (chunk: Uint8Array) => unknown): Store {
     assert(snap.format === 1 || snap.format === 2, `unknown snapshot format ${String((snap as { format: unknown }).format)}`);
     let files: SnapshotFile[];
@@ -537,6 +582,7 @@ export class Store {
     const store = new Store(options);
     store.revision = snap.rev;
     store.oldest = snap.oldest;
+    store.lastNoopTerm = snap.noopTerm ?? 0;
     for (const [id, secret, ttlMs, floor, results] of snap.sessions) {
       const s = store.sessions.open(id, secret, ttlMs);
       s.floor = floor;
