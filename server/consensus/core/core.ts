@@ -31,28 +31,38 @@
  *      Only entries both committed and durable here are handed out. `readStates` are reads
  *      to answer once the state machine has applied their index; `readsRefused` are reads to
  *      fail with a retryable error.
- * `write` is set whenever (a) or (c) is not empty. Once that write and every earlier one is
+ * `write` is set whenever (a) or (c) is not empty (an empty write still takes its turn in the
+ * queue: its messages wait for the writes before it). Once that write and every earlier one is
  * durable, the driver calls persisted(write) (each mark once, in order) and then sends (c).
  * Marks carry the log end and hard state they make durable: the leader counts itself toward
  * commit from them, a candidate counts its own vote from them (a vote for itself it could
- * forget in a crash must not elect it), and entries leave memory for the StableLog view.
+ * forget in a crash must not elect it), and entries leave memory for the StableLog view. A
+ * hard state whose term and vote did not change (mustSync false) may be written unsynced, or
+ * not at all: the commit index is learned again after a restart.
+ *
+ * The network may lose, duplicate, delay and reorder messages; the core copes with all of it.
+ * Proposals are not forwarded: a follower refuses them (Refused NOT_LEADER, naming the leader it
+ * knows) and the driver routes them. Reads and transfer requests are forwarded to the leader.
  *
  * Snapshots. A leader that needs to send a member entries it has compacted emits a `snap`
  * message carrying only the snapshot's metadata; its driver streams the snapshot's bytes and
- * calls reportSnapshot(member, ok) when done or given up. The member's driver, once it holds the
+ * calls reportSnapshot(member, ok) when done or given up (once per `snap` message: until then
+ * the leader sends that member nothing). The member's driver, once it holds the
  * complete bytes, steps the `snap` message into its core; if the core takes it, the next Ready's
  * `snapshot` says to install it (a). The member answers after the install is durable, and the
  * leader resumes replicating from the snapshot's index + 1.
  *
- * Restart. `new RaftCore(options, { hardState, log, applied })` rebuilds a core from durable
- * state only: the hard state, the StableLog view (whose snapshot() gives the snapshot's index,
- * term and membership), and the index the state machine has applied (the snapshot's, when the
- * store is rebuilt from it). The membership is the snapshot's updated by the Config entries in
- * the log after it. A brand-new cluster's founding members start from a view whose snapshot is
- * {index 1, term 1, the initial membership} (not index 0: a blank log matches every log at index
- * 0, so a joiner could take the founders' entries without their membership); a node joining an
- * existing cluster starts blank ({0, 0, no members}), never campaigns, and gets a snapshot, with
- * the membership, from the leader before any entry.
+ * Restart. `new RaftCore(options, { hardState, log, applied, entries? })` rebuilds a core from
+ * durable state only: the hard state, the StableLog view (whose snapshot() gives the snapshot's
+ * index, term and membership), the index the state machine has applied (the snapshot's, when the
+ * store is rebuilt from it), and optionally the log after the snapshot as storage loaded it. The
+ * membership is the snapshot's updated by the Config entries in the log after it. Committed
+ * entries after `applied` come out again in (d), to be applied again. A brand-new cluster's
+ * founding members start from a view whose snapshot is {index 1, term 1, the initial membership}
+ * (not index 0: a blank log matches every log at index 0, so a joiner could take the founders'
+ * entries without their membership); a node joining an existing cluster starts blank ({0, 0, no
+ * members}), never campaigns, and gets a snapshot, with the membership, from the leader before
+ * any entry.
  *
  * Configuration changes take effect when appended (the Raft thesis's single-server changes):
  * config.ts says why, and argues their safety.
@@ -82,6 +92,12 @@ export interface CoreRestore {
   log: StableLog;
   /** The last index the state machine has applied (at least the snapshot's). */
   applied: number;
+  /**
+   * The log after the snapshot, as storage loaded it, for the configuration changes in it.
+   * Optional: without it the core reads them through `log`, which must then hold them all in
+   * memory (stable-log.ts lets a view answer only part of an old range).
+   */
+  entries?: Entry[];
 }
 
 type Resolved = Required<CoreOptions>;
@@ -143,11 +159,24 @@ export class RaftCore {
     assert(snap.index > 0 || (snap.membership.voters.length === 0 && snap.membership.learners.length === 0),
       'a membership needs a snapshot at index 1 or later: bootstrap a cluster from a snapshot at 1@1');
     this.config = new ConfigHistory(snap.index, snap.membership);
-    this.config.appended(this.log.entries(snap.index + 1, this.log.lastIndex() + 1));
+    this.config.appended(restore.entries?.filter((e) => e.index > snap.index) ?? this.readLogAfter(snap.index));
     this.term = restore.hardState.term;
     this.vote = restore.hardState.vote;
     this.prevHard = { ...restore.hardState };
     this.becomeFollower(this.term, null);
+  }
+
+  /** Every entry after `index`, through the stable view (at restart, to find Config entries). */
+  private readLogAfter(index: number): Entry[] {
+    const out: Entry[] = [];
+    const last = this.log.lastIndex();
+    for (let lo = index + 1; lo <= last;) {
+      const got = this.log.entries(lo, last + 1);
+      assert(got.length > 0, `restart: entry ${lo} is not in the stable view's memory; pass CoreRestore.entries`);
+      out.push(...got);
+      lo += got.length;
+    }
+    return out;
   }
 
   // ---- Inputs -------------------------------------------------------------------------------
