@@ -1,34 +1,60 @@
 /**
- * A coord node: storage, the Raft driver and its store, the watch hub and session liveness,
- * wired together. The API layer talks only to this: it proposes writes, asks for reads at a
- * revision (waiting for it when needed), and opens or resumes sessions.
+ * A coord node: the Raft driver and its store, the watch hub and session liveness, wired
+ * together over the world it is given (consensus/env.ts: clock, scheduler, randomness, peer
+ * transport, storage, logger). The API layer talks only to this: it proposes writes, asks for
+ * reads at a revision (waiting for it when needed), opens or resumes sessions and reports client
+ * traffic on them. Production and the simulator run this same code, each with its own NodeEnv.
+ *
+ * Sessions in a cluster (ARCHITECTURE.md): every node keeps the session list (the store's);
+ * only the leader's tracker expires sessions, and a new leader gives every session a fresh TTL
+ * first. Client traffic on a follower is forwarded to the leader as keepalive batches, once per
+ * tick. Session ids and secrets come from env.random, so a simulation replays exactly.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
 import { CoordError, ErrorCode } from '../protocol/errors.ts';
 import { limits } from '../protocol/limits.ts';
-import { systemClock, type Clock } from './clock.ts';
-import { silentLogger, type Logger } from './log.ts';
-import { RaftDriver, type DiskState } from './consensus/driver.ts';
+import type { ConfChange, NodeId } from './consensus/core/index.ts';
+import {
+  RaftDriver, TICK_MS_DEFAULT, type DiskState, type DriverStatus, type Leadership,
+} from './consensus/driver.ts';
+import type { NodeEnv, RandomSource } from './consensus/env.ts';
+import type { Logger } from './log.ts';
+import { KeepaliveBatcher } from './session/keepalives.ts';
 import { SessionTracker } from './session/tracker.ts';
 import type { Command, WriteOutcome } from './store/commands.ts';
 import type { Store } from './store/store.ts';
-import { LevelStorage } from './storage/level-storage.ts';
 import { WatchHub } from './watch/hub.ts';
 
+export type { DiskState } from './consensus/driver.ts';
+
 export interface NodeOptions {
-  dataDir: string;
-  nodeId: string;
+  /** This node's id in the cluster: 'n1' for a single node. */
+  nodeId: NodeId;
+  /** Founding voters of a new cluster (including nodeId); default [nodeId]. Ignored when the storage already holds state. */
+  initialMembers?: NodeId[];
   historyRevisions: number;
   /** Bytes of history kept at most (default limits.historyBytesDefault). */
   historyBytes?: number;
   snapshotEveryEntries: number;
-  /** How often sessions are checked for expiry. */
+  /** Entries a cluster member keeps before its latest snapshot, for followers a little behind (default 5000). */
+  snapshotCatchUpEntries?: number;
+  /** Milliseconds per Raft tick (default 100). */
+  tickMs?: number;
+  /** Ticks without a leader before a follower campaigns (default 10). */
+  electionTicks?: number;
+  /** Ticks between a leader's heartbeats (default 1). */
+  heartbeatTicks?: number;
+  /** How often the leader checks sessions for expiry. */
   sessionCheckIntervalMs: number;
-  /** Client writes (and session opens) proposed and not yet answered, server-wide; more: LIMIT. */
+  /** Client writes (and session opens) proposed and not yet answered, node-wide; more: LIMIT. */
   writesInflightMax?: number;
-  clock?: Clock;
-  log?: Logger;
+  /** While the disk is full, how often free space is measured (default 1000). */
+  diskCheckIntervalMs?: number;
   onFatal(err: unknown): void;
+  /** Told when NOSPACE mode is entered or left (the node logs it too). */
+  onDiskState?(state: DiskState, detail: string): void;
+  /** Told when a snapshot is given up for want of space (the node logs it too). */
+  onSnapshotDeferred?(detail: string): void;
 }
 
 export interface SessionGrant {
@@ -38,24 +64,31 @@ export interface SessionGrant {
   resumed: boolean;
 }
 
+/** What `coord status` and tests see of a node: the core's status, with the store's applied index. */
+export type NodeStatus = DriverStatus;
+
 export class CoordNode {
   readonly hub: WatchHub;
-  readonly tracker: SessionTracker;
+  private readonly tracker: SessionTracker;
+  private readonly keepalives = new KeepaliveBatcher();
   private readonly revWaiters = new Set<{ rev: number; resolve(): void; reject(err: Error): void }>();
-  private sessionTimer: NodeJS.Timeout | null = null;
   /** Told when a session ends (closed or expired), after the store applied it. */
   readonly sessionEndListeners = new Set<(sid: string, reason: 'close' | 'expire') => void>();
-  private ready = false;
   private writesInflight = 0;
   private readonly writesInflightMax: number;
   private readonly log: Logger;
+  private readonly tickMs: number;
+  private cancelSessionCheck: (() => void) | null = null;
+  private cancelKeepalives: (() => void) | null = null;
+  private stopped = false;
 
-  private constructor(readonly driver: RaftDriver, clock: Clock, options: NodeOptions) {
+  private constructor(private readonly env: NodeEnv, private readonly driver: RaftDriver, private readonly options: NodeOptions) {
     const store = driver.store;
-    this.log = options.log ?? silentLogger;
+    this.log = env.log;
+    this.tickMs = options.tickMs ?? TICK_MS_DEFAULT;
     this.writesInflightMax = options.writesInflightMax ?? limits.writesInflightMax;
-    this.hub = new WatchHub(store);
-    this.tracker = new SessionTracker(clock, (cmd) => this.driver.propose(cmd), options.sessionCheckIntervalMs);
+    this.hub = new WatchHub(store, (fn) => env.scheduler.soon(fn));
+    this.tracker = new SessionTracker(env.clock, (cmd) => this.driver.propose(cmd), options.sessionCheckIntervalMs);
     for (const sid of store.sessionIds()) this.tracker.add(sid, store.session(sid)!.ttlMs);
     store.observer = {
       revision: (rev, events) => {
@@ -68,7 +101,55 @@ export class CoordNode {
         this.logSessionEnd(s.id, s.ttlMs, reason, removed, rev);
         for (const listener of this.sessionEndListeners) listener(s.id, reason);
       },
+      restored: (fromRev) => {
+        this.tracker.resync(store.sessionIds().map((sid) => [sid, store.session(sid)!.ttlMs]));
+        this.hub.restored(fromRev);
+        this.releaseRevWaiters(store.rev);
+      },
     };
+    driver.onLeadership = (l) => this.leadershipChanged(l);
+    driver.onKeepalive = (_from, sessions) => {
+      if (!this.tracker.leading) return;
+      for (const sid of sessions) if (typeof sid === 'string') this.tracker.touch(sid);
+    };
+    env.transport.onMessage = (from, m) => this.driver.receive(from, m);
+  }
+
+  /**
+   * Opens the node over `env.storage`: loads (or bootstraps) its state and starts the driver.
+   * Does not wait for a leader (`whenReady()` does).
+   */
+  static async start(env: NodeEnv, options: NodeOptions): Promise<CoordNode> {
+    const log = env.log;
+    const dir = env.storage.dir;
+    const driver = await RaftDriver.start(env, {
+      nodeId: options.nodeId,
+      ...(options.initialMembers !== undefined ? { initialMembers: options.initialMembers } : {}),
+      historyRevisions: options.historyRevisions,
+      ...(options.historyBytes !== undefined ? { historyBytes: options.historyBytes } : {}),
+      snapshotEveryEntries: options.snapshotEveryEntries,
+      ...(options.snapshotCatchUpEntries !== undefined ? { snapshotCatchUpEntries: options.snapshotCatchUpEntries } : {}),
+      ...(options.tickMs !== undefined ? { tickMs: options.tickMs } : {}),
+      ...(options.electionTicks !== undefined ? { electionTicks: options.electionTicks } : {}),
+      ...(options.heartbeatTicks !== undefined ? { heartbeatTicks: options.heartbeatTicks } : {}),
+      ...(options.diskCheckIntervalMs !== undefined ? { diskCheckIntervalMs: options.diskCheckIntervalMs } : {}),
+      onFatal: options.onFatal,
+      // Passed in, not set on the node later: the driver may find the disk full during start().
+      onDiskState: (state, detail) => {
+        const fields = { disk: state, data: dir };
+        if (state === 'nospace') log.warn(fields, detail);
+        else log.info(fields, detail);
+        options.onDiskState?.(state, detail);
+      },
+      onSnapshotDeferred: (detail) => {
+        log.warn({ data: dir }, detail);
+        options.onSnapshotDeferred?.(detail);
+      },
+    });
+    const node = new CoordNode(env, driver, options);
+    node.scheduleSessionCheck();
+    node.scheduleKeepalives();
+    return node;
   }
 
   /**
@@ -83,35 +164,60 @@ export class CoordNode {
     else this.log.debug(fields, 'session closed');
   }
 
-  static async start(options: NodeOptions): Promise<CoordNode> {
-    const log = options.log ?? silentLogger;
-    const storage = await LevelStorage.open(options.dataDir);
-    let driver: RaftDriver;
-    try {
-      driver = await RaftDriver.start(storage, {
-        nodeId: options.nodeId,
-        historyRevisions: options.historyRevisions,
-        ...(options.historyBytes !== undefined ? { historyBytes: options.historyBytes } : {}),
-        snapshotEveryEntries: options.snapshotEveryEntries,
-        onFatal: options.onFatal,
-        // Passed in, not set on the node later: the driver may find the disk full during start().
-        onDiskState: (state, detail) => {
-          const fields = { disk: state, data: options.dataDir };
-          if (state === 'nospace') log.warn(fields, detail);
-          else log.info(fields, detail);
-        },
-        onSnapshotDeferred: (detail) => log.warn({ data: options.dataDir }, detail),
-      });
-    } catch (err) {
-      await storage.close();
-      throw err;
+  private leadershipChanged(l: Leadership): void {
+    if (l.role === 'leader') {
+      this.tracker.lead(l.term);
+      this.keepalives.clear();
+    } else {
+      this.tracker.follow();
     }
-    const node = new CoordNode(driver, options.clock ?? systemClock, options);
-    await driver.caughtUp();
-    node.ready = true;
-    node.sessionTimer = setInterval(() => node.tracker.check(), options.sessionCheckIntervalMs);
-    node.sessionTimer.unref();
-    return node;
+  }
+
+  private scheduleSessionCheck(): void {
+    if (this.stopped) return;
+    this.cancelSessionCheck = this.env.scheduler.after(this.options.sessionCheckIntervalMs, () => {
+      this.tracker.check();
+      this.scheduleSessionCheck();
+    });
+  }
+
+  private scheduleKeepalives(): void {
+    if (this.stopped) return;
+    this.cancelKeepalives = this.env.scheduler.after(this.tickMs, () => {
+      this.flushKeepalives();
+      this.scheduleKeepalives();
+    });
+  }
+
+  private flushKeepalives(): void {
+    const leader = this.driver.leaderId;
+    if (leader === null || leader === this.options.nodeId || this.keepalives.size === 0) return;
+    this.env.transport.send(leader, { kind: 'keepalive', sessions: this.keepalives.take() });
+  }
+
+  get store(): Store {
+    return this.driver.store;
+  }
+
+  get isLeader(): boolean {
+    return this.driver.isLeader;
+  }
+
+  get leaderId(): NodeId | null {
+    return this.driver.leaderId;
+  }
+
+  /**
+   * Serving: there is a leader and this node has applied what it had committed when this node
+   * last asked (on a single node: it leads, and has applied the log it found on start).
+   */
+  get isReady(): boolean {
+    return this.driver.isReady;
+  }
+
+  /** Resolves once the node is ready (see isReady) for the first time. */
+  whenReady(): Promise<void> {
+    return this.driver.caughtUp();
   }
 
   /** 'nospace' while the disk is full: writes are refused with NOSPACE, reads go on. */
@@ -119,19 +225,15 @@ export class CoordNode {
     return this.driver.diskState;
   }
 
-  get store(): Store {
-    return this.driver.store;
-  }
-
-  /** Serving: it leads (it is its own leader) and has applied the log it found on start. */
-  get isReady(): boolean {
-    return this.ready && this.driver.isLeader;
+  status(): NodeStatus {
+    return this.driver.status();
   }
 
   /**
    * Proposes a client's write and returns its outcome once durable and applied. At most
-   * writesInflightMax are in flight server-wide (ARCHITECTURE rule 10): past that, LIMIT at once,
-   * so a flood of writers is told to back off instead of growing the queue without bound.
+   * writesInflightMax are in flight node-wide (ARCHITECTURE rule 10): past that, LIMIT at once,
+   * so a flood of writers is told to back off instead of growing the queue without bound. Off
+   * the leader: UNAVAILABLE (details.leader names it when known).
    */
   async propose(cmd: Command): Promise<WriteOutcome> {
     if (this.writesInflight >= this.writesInflightMax) {
@@ -145,11 +247,22 @@ export class CoordNode {
     }
   }
 
+  /** Proposes a membership change (one at a time). */
+  changeMembership(change: ConfChange): Promise<WriteOutcome> {
+    return this.driver.changeMembership(change);
+  }
+
+  /** Hands leadership to voter `target`. */
+  transferLeadership(target: NodeId): void {
+    this.driver.transferLeadership(target);
+  }
+
   /**
-   * Makes a read safe: linearizable (every write acknowledged before it is visible), and, for a
-   * read at `rev`, waits (bounded) until that revision is applied. Returns the revision to read at.
+   * Makes a read safe: linearizable (every write acknowledged before it is visible, by
+   * read-index), and, for a read at `rev`, waits (bounded) until that revision is applied.
+   * Returns the revision to read at.
    */
-  async readAt(rev: number | undefined): Promise<number> {
+  async readAt(rev?: number): Promise<number> {
     await this.driver.readBarrier();
     if (rev === undefined) return this.store.rev;
     if (rev > this.store.rev) await this.waitForRev(rev);
@@ -158,18 +271,19 @@ export class CoordNode {
 
   private waitForRev(rev: number): Promise<void> {
     return new Promise((resolve, reject) => {
+      let cancel = (): void => {};
       const waiter = {
         rev,
         resolve: () => {
-          clearTimeout(timer);
+          cancel();
           resolve();
         },
         reject: (err: Error) => {
-          clearTimeout(timer);
+          cancel();
           reject(err);
         },
       };
-      const timer = setTimeout(() => {
+      cancel = this.env.scheduler.after(limits.futureRevisionWaitMsMax, () => {
         this.revWaiters.delete(waiter);
         reject(new CoordError(
           ErrorCode.TIMEOUT,
@@ -177,18 +291,25 @@ export class CoordNode {
             `(current: ${this.store.rev})`,
           { rev: this.store.rev },
         ));
-      }, limits.futureRevisionWaitMsMax);
+      });
       this.revWaiters.add(waiter);
     });
   }
 
   private releaseRevWaiters(rev: number): void {
+    if (this.revWaiters.size === 0) return;
     for (const w of this.revWaiters) {
       if (w.rev <= rev) {
         this.revWaiters.delete(w);
         w.resolve();
       }
     }
+  }
+
+  /** Client traffic on session `sid`: it keeps the session alive (forwarded when not leading). */
+  touch(sid: string): void {
+    if (this.tracker.leading) this.tracker.touch(sid);
+    else this.keepalives.heard(sid);
   }
 
   /** Opens a new session (a committed entry), or resumes one by id and secret. */
@@ -204,12 +325,12 @@ export class CoordNode {
       if (s === undefined || !secretsEqual(s.secret, resume.secret)) {
         throw new CoordError(ErrorCode.SESSION_EXPIRED, `session ${resume.id} has expired or never existed`);
       }
-      this.tracker.touch(s.id);
+      this.touch(s.id);
       this.log.info({ session: s.id, ttlMs: s.ttlMs, ...who }, 'session resumed');
       return { id: s.id, secret: s.secret, ttlMs: s.ttlMs, resumed: true };
     }
-    const id = randomBytes(8).toString('hex');
-    const secret = randomBytes(16).toString('hex');
+    const id = randomHex(this.env.random, 8);
+    const secret = randomHex(this.env.random, 16);
     const ttl = ttlMs ?? limits.sessionTtlMsDefault;
     const outcome = await this.propose({ t: 'open', sid: id, secret, ttlMs: ttl });
     if (!outcome.ok) throw new CoordError(outcome.error.code, outcome.error.message);
@@ -217,12 +338,22 @@ export class CoordNode {
     return { id, secret, ttlMs: ttl, resumed: false };
   }
 
+  /** Stops taking requests, finishes the writes in flight, closes the storage. */
   async stop(): Promise<void> {
-    if (this.sessionTimer !== null) clearInterval(this.sessionTimer);
+    this.stopped = true;
+    this.cancelSessionCheck?.();
+    this.cancelKeepalives?.();
     for (const w of this.revWaiters) w.reject(new CoordError(ErrorCode.UNAVAILABLE, 'the server is shutting down'));
     this.revWaiters.clear();
     await this.driver.stop();
   }
+}
+
+/** `bytes` random bytes as hex, from the node's random source. */
+function randomHex(random: RandomSource, bytes: number): string {
+  let out = '';
+  while (out.length < bytes * 2) out += (random() >>> 0).toString(16).padStart(8, '0');
+  return out.slice(0, bytes * 2);
 }
 
 /** Compares two secrets in time that does not depend on where they differ. */

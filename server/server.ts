@@ -7,6 +7,7 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { registerApi } from './api/plugin.ts';
 import { CoordNode } from './node.ts';
 import type { Clock } from './clock.ts';
+import { productionEnv } from './consensus/env-production.ts';
 import { limits } from '../protocol/limits.ts';
 
 export interface ServerOptions {
@@ -61,20 +62,27 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     app.log.fatal({ err }, 'unrecoverable error; stopping');
     process.exit(1);
   });
-  const node = await CoordNode.start({
-    dataDir: options.dataDir,
-    nodeId: 'n1',
-    historyRevisions: options.historyRevisions ?? limits.historyRevisionsDefault,
-    historyBytes: options.historyBytes ?? limits.historyBytesDefault,
-    snapshotEveryEntries: options.snapshotEveryEntries ?? 50_000,
-    sessionCheckIntervalMs: 100,
-    ...(options.writesInflightMax !== undefined ? { writesInflightMax: options.writesInflightMax } : {}),
-    clock: options.clock,
-    log: app.log,
-    onFatal,
-  });
+  // A single node: a cluster of one founder, 'n1', with no peers.
+  const env = await productionEnv({ dataDir: options.dataDir, log: app.log, ...(options.clock ? { clock: options.clock } : {}) });
+  let node: CoordNode;
+  try {
+    node = await CoordNode.start(env, {
+      nodeId: 'n1',
+      historyRevisions: options.historyRevisions ?? limits.historyRevisionsDefault,
+      historyBytes: options.historyBytes ?? limits.historyBytesDefault,
+      snapshotEveryEntries: options.snapshotEveryEntries ?? 50_000,
+      sessionCheckIntervalMs: 100,
+      ...(options.writesInflightMax !== undefined ? { writesInflightMax: options.writesInflightMax } : {}),
+      onFatal,
+    });
+  } catch (err) {
+    await env.storage.close();
+    throw err;
+  }
   let api;
   try {
+    // It leads itself and has replayed its log before it listens.
+    await node.whenReady();
     api = await registerApi(app, { node, onFatal, token: options.token || null });
     await app.listen({ host: options.host, port: options.port });
   } catch (err) {

@@ -89,7 +89,7 @@ export class Connection implements WatchSink {
     if (id === null) {
       return this.closeForViolation(CloseCode.PROTOCOL_ERROR, 'each message must be a map with a non-negative integer id');
     }
-    if (this.session !== null) this.ctx.node.tracker.touch(this.session.id);
+    if (this.session !== null) this.ctx.node.touch(this.session.id);
     if (this.inflight.has(id) || this.watches.has(id)) {
       // An answer under this id could not be told from the first request's: a client bug.
       return this.closeForViolation(CloseCode.PROTOCOL_ERROR, `request id ${id} is already in flight`);
@@ -300,7 +300,7 @@ export class Connection implements WatchSink {
     this.pendingBytes -= bytes;
     // Bytes leaving means the client is reading: that is traffic, even while its own frames
     // (its pings among them) wait unread behind the paused socket.
-    if (this.session !== null && this.congested) this.ctx.node.tracker.touch(this.session.id);
+    if (this.session !== null && this.congested) this.ctx.node.touch(this.session.id);
     if (!this.congested || this.pendingBytes > limits.socketBufferedBytesHigh / 2 || this.closed) return;
     this.congested = false;
     // Held answers first (a WATCH's answer comes before its events), then reading, then watches.

@@ -49,7 +49,7 @@ export async function registerApi(app: FastifyInstance, options: ApiOptions): Pr
     const ready = !draining && options.node.isReady;
     reply.code(ready ? 200 : 503);
     // A full disk is not "not ready": reads, waits and watches are still served.
-    return { ready, rev: options.node.store.rev, leader: options.node.driver.isLeader, disk: options.node.diskState };
+    return { ready, rev: options.node.store.rev, leader: options.node.isLeader, disk: options.node.diskState };
   });
 
   // A connection whose session ended cannot do anything useful: close it, so its client learns

@@ -1,69 +1,78 @@
 /**
- * The driver: the only code that moves the Raft core's decisions into the world. It loops over
- * ready(): applies the entries already committed, persists the new ones (one synced batch for
- * everything proposed since the last one: group commit), then calls advance(). Proposals wait
- * for their entry to be applied and get the store's outcome.
+ * The driver: the only code that moves the Raft core's decisions (core/core.ts) into the world,
+ * and the same code in production and in the simulator: it reads the world only through the
+ * NodeEnv it is given (env.ts). It runs the ready loop, and around it:
  *
- * It also takes store snapshots every `snapshotEveryEntries` applied entries and lets the log
- * before them go.
+ *   ticks ──────────────▶ core.tick() every tickMs (env.scheduler)
+ *   peers ──────────────▶ core.step(msg)         snapshot chunks ──▶ snapshot-transfer.ts
+ *   propose(cmd) ───────▶ core.propose() ─────── proposals.ts: waiters matched by (index, term)
+ *   readBarrier() ──────▶ core.readIndex() ───── reads.ts
+ *   core.ready():
+ *     (a) snapshot/entries/hard state ──────────▶ write-queue.ts: overlapping, ordered writes;
+ *                                                 persisted(mark) in order, then (c) is sent
+ *     (b) messages ─────────────────────────────▶ env.transport, at once
+ *     (d) committed entries ────────────────────▶ the store, each decoded from its bytes
+ *         read states ──────────────────────────▶ reads.ts
  *
- * A full disk (storage/no-space.ts tells it from other failures, which stay fatal) puts the
- * driver in NOSPACE mode, like etcd's NOSPACE alarm:
- * - Client writes (`txn`) are refused at once with NOSPACE and an operator-readable message.
- *   Still written: session commands (open, close, expire: a few hundred bytes each, so new
- *   clients can connect and dead sessions and their locks expire), and a retry (same session and
- *   seq) of a write already applied or in flight, which writes no data and must get its real
- *   result, not a NOSPACE that would say it was not written. Reads, WAITs and WATCHes are not the
- *   driver's business and go on.
- * - The disk reserve (storage/disk-reserve.ts) is spent on entering, which gives LevelDB room to
- *   reopen and the session commands room to go on.
- * - A batch whose write failed may or may not be on disk (the write can land and its sync fail).
- *   LevelDB refuses every later write until it is reopened, so the loop stops, the storage is
- *   reopened and the log end read back: the batch is atomic, so either all of it is there (its
- *   entries commit and are applied, and their proposers get their real outcome) or none (the
- *   core drops them, with every entry proposed after them, for good: session commands and
- *   admitted retries are proposed again, client writes are answered NOSPACE, which is then
- *   true). Proposals the mode admits while this is pending wait, and go after them.
- * - If the reopen itself fails for want of space, everything waits (a client may time out and
- *   retry with its seq) and the reopen is tried again every `diskCheckIntervalMs`. A write that
- *   fails again right after a reopen also waits for the next check instead of spinning.
- * - Every `diskCheckIntervalMs` the free space is measured; once the reserve can be put back with
- *   its headroom, the mode is left and writes resume, with no restart.
- * - Storage opened on a disk too full for the reserve (`openedFull`) starts in the mode.
- * - A snapshot that cannot be written for want of space is given up (the log it would have
- *   replaced stays) and not tried again for `SNAPSHOT_RETRY_AFTER_NOSPACE_MS`; none is tried
- *   while in the mode. Either way the loop goes on.
- * `onDiskState` hears of each entry into and exit from the mode, `onSnapshotDeferred` of each
- * snapshot given up, for the operator's log.
+ * Every replica, the leader included, applies each committed entry from its bytes: a Command
+ * is decoded and applied, a leader's Noop is applied as a `noop` carrying its term (the store
+ * keeps the last one, for the expire rule: sessions), a Config entry changes nothing in the store
+ * (the core already follows the membership it sets; status() reports it).
+ *
+ * Start (recovery.ts): a node starts from what its storage holds, or, for an empty one, from the
+ * bootstrap snapshot a founder writes (a single node is a cluster of one founder), or blank (a
+ * joiner). A node that is the only voter, as it has always been (a single node), campaigns at
+ * once instead of waiting an election timeout, and counts every entry in its durable log as
+ * committed: no other node can hold a log that would replace them.
+ *
+ * Snapshots (snapshots.ts) are taken in the background every `snapshotEveryEntries` entries,
+ * and sent to members that need them (snapshot-transfer.ts). A full disk is NOSPACE mode
+ * (disk-full.ts): the core is frozen (no ticks, messages or readies: storage refuses every read
+ * after a failed write) until the storage is reopened, and then rebuilt from what is durable, as
+ * a restart would.
+ *
+ * Nothing here depends on stop() having run: the simulator drops a node on the floor.
  */
-import { ErrorCode, CoordError } from '../../protocol/errors.ts';
+import { CoordError, ErrorCode } from '../../protocol/errors.ts';
 import { assert } from '../assert.ts';
-import { decodeCommand, encodeCommand, type Command, type WriteOutcome } from '../store/commands.ts';
-import { Store, type StoreOptions, type StoreSnapshot } from '../store/store.ts';
-import { crc32 } from '../storage/crc32.ts';
 import { isNoSpaceError } from '../storage/no-space.ts';
 import type { RaftStorage } from '../storage/raft-storage.ts';
-import { Packr } from 'msgpackr';
-import { EntryType, RaftCore, type Entry, type HardState, type Ready } from './raft.ts';
+import { decodeCommand, encodeCommand, type Command, type WriteOutcome } from '../store/commands.ts';
+import { Store, type StoreOptions } from '../store/store.ts';
+import {
+  EntryType, RaftCore, Refused, mulberry32, type ConfChange, type Entry, type Membership, type Message, type NodeId,
+  type Ready, type Role, type SnapshotMeta, type SoftState, type Status,
+} from './core/index.ts';
+import { admittedWhenFull, DiskFull, type DiskState } from './disk-full.ts';
+import type { NodeEnv, PeerMessage } from './env.ts';
+import { outcomeUnknown, Proposals } from './proposals.ts';
+import { Reads, readUnavailable } from './reads.ts';
+import { bootstrap, lastIndexOf, loadDurable, type Durable } from './recovery.ts';
+import { SnapshotReceiver, SnapshotSender } from './snapshot-transfer.ts';
+import { restoreSnapshot, Snapshotter, storeFromSnapshot } from './snapshots.ts';
+import { StorageLog } from './storage-log.ts';
+import { WriteQueue, type Install, type Write } from './write-queue.ts';
 
-const snapshotOptions = { useRecords: false, mapsAsObjects: true, moreTypes: false } as const;
-// A Packr keeps the largest buffer it ever packed into for reuse: one per snapshot, so the
-// tens of MiB a snapshot takes are garbage once it is written.
-const snapshotPacker = () => new Packr(snapshotOptions);
-/** Files packed per turn of the event loop while a snapshot is taken. */
-const SNAPSHOT_FILES_PER_TURN = 2000;
-const CRC_BYTES_PER_TURN = 1 << 20;
-/** While the disk is full: how often the storage reopen is retried and free space measured. */
-export const DISK_CHECK_INTERVAL_MS = 1000;
-/** After a snapshot failed for want of space, how long before another is tried. */
-export const SNAPSHOT_RETRY_AFTER_NOSPACE_MS = 30_000;
+export { DISK_CHECK_INTERVAL_MS, type DiskState } from './disk-full.ts';
+export { SNAPSHOT_RETRY_AFTER_NOSPACE_MS } from './snapshots.ts';
 
-/** `ok`: writes are taken. `nospace`: the disk is full and client writes are refused. */
-export type DiskState = 'ok' | 'nospace';
+export const TICK_MS_DEFAULT = 100;
+export const ELECTION_TICKS_DEFAULT = 10;
+export const HEARTBEAT_TICKS_DEFAULT = 1;
 
 export interface DriverOptions extends StoreOptions {
-  nodeId: string;
+  nodeId: NodeId;
+  /** Founding voters of a new cluster (including nodeId); default [nodeId]. Ignored once storage holds state. */
+  initialMembers?: NodeId[];
   snapshotEveryEntries: number;
+  /** Entries a cluster member keeps before its latest snapshot, for followers a little behind (default 5000). */
+  snapshotCatchUpEntries?: number;
+  /** Milliseconds per tick (default TICK_MS_DEFAULT). */
+  tickMs?: number;
+  /** Ticks without a leader before a follower campaigns (default ELECTION_TICKS_DEFAULT). */
+  electionTicks?: number;
+  /** Ticks between a leader's heartbeats (default HEARTBEAT_TICKS_DEFAULT). */
+  heartbeatTicks?: number;
   /** Called when persisting or applying fails (a full disk aside): the process must stop. */
   onFatal(err: unknown): void;
   /** Told, with a sentence for the operator, when NOSPACE mode is entered and when it is left. */
@@ -74,408 +83,649 @@ export interface DriverOptions extends StoreOptions {
   diskCheckIntervalMs?: number;
 }
 
-interface Pending {
+/** This node's place in the cluster, as the core last said. */
+export interface Leadership {
+  role: Role;
+  leader: NodeId | null;
+  term: number;
+}
+
+export interface DriverStatus extends Omit<Status, 'applied'> {
+  /** The last entry the store applied. */
+  applied: number;
+  rev: number;
+  disk: DiskState;
+}
+
+interface Held {
+  cmd: Command;
   resolve(outcome: WriteOutcome): void;
   reject(err: unknown): void;
 }
 
-interface Held extends Pending {
-  cmd: Command;
+const CURRENT = Number.MAX_SAFE_INTEGER;
+const shuttingDown = () => new CoordError(ErrorCode.UNAVAILABLE, 'the server is shutting down');
+
+function notLeader(err: Refused): CoordError {
+  const leader = err.leader;
+  const message = err.code === 'NOT_LEADER'
+    ? `this node is not the leader${leader !== null ? ` (${leader} is)` : ''}`
+    : `this node cannot take writes now: ${err.message}`;
+  return new CoordError(ErrorCode.UNAVAILABLE, message, leader !== null ? { leader } : undefined);
+}
+
+function soleVoter(m: Membership, id: NodeId): boolean {
+  return m.voters.length === 1 && m.voters[0] === id;
 }
 
 export class RaftDriver {
-  private readonly pending = new Map<number, Pending>();
-  /**
-   * Commands this node proposed, by log index, applied as they are instead of decoded again
-   * from the entry (the same command either way: replay decodes what was encoded here).
-   */
-  private readonly proposed = new Map<number, Command>();
-  private readonly appliedWaiters: { index: number; resolve(): void }[] = [];
-  private applied: number;
-  private appliedTerm: number;
-  private snapshotIndex: number;
-  /** The snapshot being taken in the background, if any. */
-  private snapshotTask: Promise<void> | null = null;
-  private loop: Promise<void> | null = null;
-  private scheduled = false;
-  private stopped = false;
-  /** Set once onFatal was called: the loop runs no more. */
-  private dead = false;
-  private disk: DiskState = 'ok';
-  /** Free bytes last measured on the data directory's disk, for NOSPACE messages. */
-  private freeBytes = NaN;
-  /** A batch whose write failed for want of space, until the storage is reopened and it settled. */
-  private failed: Ready | null = null;
-  /** Proposals admitted while `failed` is set: proposed once it is settled. */
-  private held: Held[] = [];
-  /** Set when a failed batch was settled, cleared by the next successful write. */
-  private settledSinceWrite = false;
-  private diskTimer: NodeJS.Timeout | null = null;
-  private snapshotRetry: NodeJS.Timeout | null = null;
+  readonly id: NodeId;
+  /** Told when this node's role or leader changes, as the ready loop learns it. */
+  onLeadership: (l: Leadership) => void = () => {};
+  /** Told of each batch of session keepalives a peer forwards (the node's business). */
+  onKeepalive: (from: NodeId, sessions: string[]) => void = () => {};
 
-  private constructor(
-    private readonly storage: RaftStorage,
-    private readonly core: RaftCore,
-    readonly store: Store,
-    private readonly options: DriverOptions,
-    applied: { index: number; term: number },
-  ) {
-    this.applied = applied.index;
-    this.appliedTerm = applied.term;
-    this.snapshotIndex = applied.index;
+  private core!: RaftCore;
+  private view!: StorageLog;
+  private readonly storage: RaftStorage;
+  private readonly writes: WriteQueue;
+  private readonly proposals = new Proposals();
+  private readonly reads: Reads;
+  private readonly snapshots: Snapshotter;
+  private readonly sender: SnapshotSender;
+  private readonly receiver: SnapshotReceiver;
+  private readonly disk: DiskFull;
+  private readonly tickMs: number;
+  private readonly electionTicks: number;
+  private readonly heartbeatTicks: number;
+
+  private applied = 0;
+  private appliedTerm = 0;
+  /** The store holds every acknowledged write: this node, as leader, applied its own no-op. */
+  private caughtUpOnce = false;
+  private role: Role = 'follower';
+  private leader: NodeId | null = null;
+  /** Proposals waiting for the disk (NOSPACE mode) or for a sole voter's leadership to return. */
+  private held: Held[] = [];
+  /** The core was rebuilt (disk-full) and, a sole voter, has not led again since. */
+  private rebuilt = false;
+  /** `leader@term` this node confirmed it has caught up with (see isReady). */
+  private readyFor: string | null = null;
+  private probing = false;
+  private readyWaiters: (() => void)[] = [];
+
+  private scheduled = false;
+  private running = false;
+  private stopped = false;
+  private dead = false;
+  private stopping: Promise<void> | null = null;
+  private cancelTick: (() => void) | null = null;
+
+  private constructor(private readonly env: NodeEnv, private readonly options: DriverOptions, readonly store: Store) {
+    this.id = options.nodeId;
+    this.storage = env.storage;
+    this.tickMs = options.tickMs ?? TICK_MS_DEFAULT;
+    this.electionTicks = options.electionTicks ?? ELECTION_TICKS_DEFAULT;
+    this.heartbeatTicks = options.heartbeatTicks ?? HEARTBEAT_TICKS_DEFAULT;
+    this.writes = new WriteQueue(this.storage, {
+      install: (i) => this.saveInstalled(i),
+      done: (w) => this.persisted(w),
+      failed: (err) => this.writeFailed(err),
+    });
+    const prefix = (env.random() >>> 0).toString(16).padStart(8, '0');
+    this.reads = new Reads(`${this.id}.${prefix}`, {
+      ask: (id) => this.askRead(id),
+      applied: () => this.applied,
+      local: () => this.readsLocally(),
+      soon: (fn) => env.scheduler.soon(fn),
+    }, 2 * this.electionTicks);
+    this.snapshots = new Snapshotter(this.storage, env.scheduler, () => this.view, {
+      snapshotEveryEntries: options.snapshotEveryEntries,
+      ...(options.snapshotCatchUpEntries !== undefined ? { catchUpEntries: options.snapshotCatchUpEntries } : {}),
+      hasPeers: () => this.hasPeers(),
+      onSnapshotDeferred: options.onSnapshotDeferred,
+      die: (err) => this.die(err),
+    });
+    this.sender = new SnapshotSender({
+      send: (to, m) => env.transport.send(to, m),
+      report: (to, ok) => {
+        this.core.reportSnapshot(to, ok);
+        this.kick();
+      },
+      bytesFor: (index, term) => this.snapshots.bytesFor(index, term)?.data ?? null,
+    }, Math.max(3, Math.ceil(this.electionTicks / 2)), 5);
+    this.receiver = new SnapshotReceiver((to, m) => env.transport.send(to, m));
+    this.disk = new DiskFull(this.storage, env.scheduler, {
+      ...(options.diskCheckIntervalMs !== undefined ? { diskCheckIntervalMs: options.diskCheckIntervalMs } : {}),
+      ...(options.onDiskState !== undefined ? { onDiskState: options.onDiskState } : {}),
+    }, {
+      settle: () => this.settle(),
+      die: (err) => this.die(err),
+    });
   }
 
-  /** Loads the snapshot and log, and starts the core. Call `caughtUp()` before serving. */
-  static async start(storage: RaftStorage, options: DriverOptions): Promise<RaftDriver> {
-    const state = await storage.load();
-    const snap = state.snapshot;
-    const store = snap === null
-      ? new Store(options)
-      : restoreSnapshot(snap.data, options);
-    const last = state.entries[state.entries.length - 1];
-    const core = new RaftCore(
-      { id: options.nodeId, voters: [options.nodeId] },
-      {
-        hardState: state.hardState,
-        lastIndex: last?.index ?? snap?.index ?? 0,
-        lastTerm: last?.term ?? snap?.term ?? 0,
-        applied: snap?.index ?? 0,
-        unapplied: state.entries,
-      },
-    );
-    const driver = new RaftDriver(storage, core, store, options, {
-      index: snap?.index ?? 0, term: snap?.term ?? 0,
+  /**
+   * Loads what storage holds (or bootstraps a founder), rebuilds the store and the core, and
+   * starts ticking. Does not wait for a leader: see caughtUp().
+   */
+  static async start(env: NodeEnv, options: DriverOptions): Promise<RaftDriver> {
+    let decoded: Store | null = null;
+    const loaded = await loadDurable(env.storage, options.nodeId, (record) => {
+      const s = storeFromSnapshot(record.data, options);
+      decoded = s.store;
+      return s.membership;
     });
-    if (storage.openedFull) await driver.enterNoSpace('it was full when the server started');
-    core.tick();
+    let durable = loaded.durable;
+    if (loaded.fresh) {
+      const members = options.initialMembers ?? [options.nodeId];
+      if (members.includes(options.nodeId)) durable = await bootstrap(env.storage, durable.hardState, members, options);
+    }
+    const driver = new RaftDriver(env, options, decoded ?? new Store(options));
+    driver.positionStore(durable);
+    driver.begin(durable);
+    if (env.storage.openedFull) await driver.disk.enter('it was full when the server started');
+    driver.scheduleTick();
     driver.kick();
     return driver;
   }
 
+  /** The store holds `d`'s snapshot: it applies what stands in for one (recovery.ts), if anything. */
+  private positionStore(d: Durable): void {
+    this.applied = d.snapshot.index - d.preapply.length;
+    this.appliedTerm = d.snapshot.term;
+    for (const e of d.preapply) this.applyEntry(e);
+    this.applied = d.snapshot.index;
+  }
+
+  /** Builds the log view and the core over `d`; the store has applied through `applied`. */
+  private begin(d: Durable): void {
+    this.view = new StorageLog(this.storage, d.snapshot, d.entries, (err) => this.readFailed(err));
+    const sole = soleVoter(d.snapshot.membership, this.id) && !d.entries.some((e) => e.type === EntryType.Config);
+    const commit = Math.max(d.hardState.commit, this.applied, sole ? lastIndexOf(d) : 0);
+    this.core = new RaftCore({
+      id: this.id,
+      electionTicks: this.electionTicks,
+      heartbeatTicks: this.heartbeatTicks,
+      random: mulberry32(this.env.random()),
+    }, { hardState: { ...d.hardState, commit }, log: this.view, applied: this.applied });
+    this.role = 'follower';
+    this.leader = null;
+    this.snapshots.reset({ index: d.snapshot.index, record: d.record });
+    if (soleVoter(this.membership, this.id)) this.core.campaign();
+  }
+
+  // ---- State --------------------------------------------------------------------------------
+
   get isLeader(): boolean {
-    return this.core.isLeader;
+    return this.role === 'leader';
+  }
+
+  get leaderId(): NodeId | null {
+    return this.leader;
+  }
+
+  get term(): number {
+    return this.core.currentTerm;
   }
 
   get appliedIndex(): number {
     return this.applied;
   }
 
+  /** The membership in this node's log (its latest configuration). */
+  get membership(): Membership {
+    return this.core.membershipAt(CURRENT);
+  }
+
   /** Whether writes are taken (`ok`) or refused because the disk is full (`nospace`). */
   get diskState(): DiskState {
-    return this.disk;
+    return this.disk.diskState;
   }
 
   get noSpace(): boolean {
-    return this.disk === 'nospace';
+    return this.disk.noSpace;
   }
 
-  /** Resolves once everything in the log when this was called is applied. */
+  /**
+   * There is a leader, and this node has applied everything that leader had committed when this
+   * node last asked (a read-index, once per leader and term); or it is a sole voter that has
+   * caught up, which serves reads even while it is between terms (its disk was full).
+   */
+  get isReady(): boolean {
+    return (this.leader !== null && this.readyFor === this.leaderKey()) || this.readsLocally();
+  }
+
+  /** Resolves once isReady (the first time). */
   caughtUp(): Promise<void> {
-    return this.waitApplied(this.core.lastLogIndex);
+    if (this.isReady) return Promise.resolve();
+    return new Promise((resolve) => this.readyWaiters.push(resolve));
+  }
+
+  status(): DriverStatus {
+    const s = this.core.status();
+    return { ...s, applied: this.applied, rev: this.store.rev, disk: this.disk.diskState };
+  }
+
+  private leaderKey(): string {
+    return `${this.leader}@${this.core.currentTerm}`;
+  }
+
+  private hasPeers(): boolean {
+    const m = this.membership;
+    return m.voters.length + m.learners.length > 1 || (m.voters.length === 1 && m.voters[0] !== this.id);
+  }
+
+  /** The core is not to be touched: a write failed and storage refuses reads until reopened. */
+  private get frozen(): boolean {
+    return this.disk.pending;
+  }
+
+  // ---- Client requests ----------------------------------------------------------------------
+
+  /**
+   * Proposes a command; resolves with the store's outcome once it is committed and applied here.
+   * Rejects with UNAVAILABLE off the leader (details.leader when known) or when the outcome
+   * became unknown (details.outcome 'unknown': retry), NOSPACE in NOSPACE mode (disk-full.ts).
+   */
+  propose(cmd: Command): Promise<WriteOutcome> {
+    if (this.stopped || this.dead) return Promise.reject(shuttingDown());
+    if (this.disk.noSpace && !this.admitted(cmd)) return Promise.reject(this.disk.error());
+    if (this.holding()) return new Promise((resolve, reject) => this.held.push({ cmd, resolve, reject }));
+    return this.proposeNow(cmd, EntryType.Command, encodeCommand(cmd));
+  }
+
+  /** Proposes a membership change (one at a time: core/config.ts). */
+  changeMembership(change: ConfChange): Promise<WriteOutcome> {
+    if (this.stopped || this.dead) return Promise.reject(shuttingDown());
+    if (this.frozen) return Promise.reject(new CoordError(ErrorCode.UNAVAILABLE, 'this node cannot write now (its disk is full)'));
+    try {
+      const at = this.core.proposeConfChange(change);
+      this.kick();
+      return this.proposals.add(at.index, at.term, { t: 'noop' });
+    } catch (err) {
+      return Promise.reject(err instanceof Refused ? notLeader(err) : err);
+    }
+  }
+
+  /** Hands leadership to voter `target` (on a follower, asks the leader to). */
+  transferLeadership(target: NodeId): void {
+    if (this.frozen || this.stopped) throw new CoordError(ErrorCode.UNAVAILABLE, 'this node cannot act now');
+    try {
+      this.core.transferLeadership(target);
+    } catch (err) {
+      throw err instanceof Refused ? notLeader(err) : err;
+    }
+    this.kick();
+  }
+
+  private proposeNow(cmd: Command, type: EntryType, data: Uint8Array): Promise<WriteOutcome> {
+    let at: { index: number; term: number };
+    try {
+      at = this.core.propose(type, data);
+    } catch (err) {
+      return Promise.reject(err instanceof Refused ? notLeader(err) : err);
+    }
+    this.kick();
+    return this.proposals.add(at.index, at.term, cmd);
+  }
+
+  private admitted(cmd: Command): boolean {
+    return admittedWhenFull(cmd, this.store, (sid, seq) => this.proposals.hasWrite(sid, seq) ||
+      this.held.some((h) => h.cmd.t === 'txn' && h.cmd.sid === sid && h.cmd.seq === seq));
+  }
+
+  /** Proposals wait: for the disk, or for a sole voter rebuilt after a failed write to lead again. */
+  private holding(): boolean {
+    return this.frozen || (this.rebuilt && this.role !== 'leader');
+  }
+
+  private releaseHeld(): void {
+    for (const h of this.held.splice(0)) {
+      if (this.disk.noSpace && !this.admitted(h.cmd)) h.reject(this.disk.error());
+      else this.proposeNow(h.cmd, EntryType.Command, encodeCommand(h.cmd)).then(h.resolve, h.reject);
+    }
   }
 
   /**
    * A linearizable read barrier (read-index): resolves once this node has applied every entry
-   * committed when it was called, so a read after it sees every acknowledged write.
+   * committed when it was called, so a read after it sees every acknowledged write. Rejects with
+   * UNAVAILABLE when that cannot be confirmed (no leader, leadership lost, no answer).
    */
   readBarrier(): Promise<void> {
-    if (!this.core.isLeader) {
-      return Promise.reject(new CoordError(ErrorCode.UNAVAILABLE, 'this node has no leader yet'));
-    }
-    return this.waitApplied(this.core.commitIndex);
+    if (this.stopped || this.dead) return Promise.reject(shuttingDown());
+    return this.reads.barrier();
   }
 
-  private waitApplied(index: number): Promise<void> {
-    if (this.applied >= index) return Promise.resolve();
-    return new Promise((resolve) => this.appliedWaiters.push({ index, resolve }));
-  }
-
-  /** Proposes a command; resolves with the store's outcome once it is durable and applied. */
-  propose(cmd: Command): Promise<WriteOutcome> {
-    if (this.stopped) {
-      return Promise.reject(new CoordError(ErrorCode.UNAVAILABLE, 'the server is shutting down'));
-    }
-    if (!this.core.isLeader) {
-      return Promise.reject(new CoordError(ErrorCode.UNAVAILABLE, 'this node is not the leader'));
-    }
-    if (this.noSpace && !this.admittedWhenFull(cmd)) return Promise.reject(this.noSpaceError());
-    return new Promise((resolve, reject) => this.enqueue(cmd, { resolve, reject }));
-  }
-
-  private enqueue(cmd: Command, p: Pending): void {
-    if (this.failed !== null) {
-      this.held.push({ cmd, resolve: p.resolve, reject: p.reject });
-      return;
-    }
-    const index = this.core.propose(encodeCommand(cmd));
-    this.proposed.set(index, cmd);
-    this.pending.set(index, { resolve: p.resolve, reject: p.reject });
+  private askRead(requestId: string): void {
+    if (this.frozen) throw readUnavailable('this node cannot reach its log now (its disk is full)');
+    this.core.readIndex(requestId);
     this.kick();
   }
 
-  /** What NOSPACE mode still writes (see the header): session commands, retries of known writes. */
-  private admittedWhenFull(cmd: Command): boolean {
-    if (cmd.t === 'open' || cmd.t === 'close' || cmd.t === 'expire') return true;
-    if (cmd.t !== 'txn' || cmd.sid === undefined || cmd.seq === undefined) return false;
-    const s = this.store.session(cmd.sid);
-    if (s !== undefined && (s.results.has(cmd.seq) || cmd.seq < s.floor)) return true;
-    for (const c of this.proposed.values()) {
-      if (c.t === 'txn' && c.sid === cmd.sid && c.seq === cmd.seq) return true;
-    }
-    return false;
+  /**
+   * A sole voter that has led and applied its own no-op holds every acknowledged write (a write
+   * is acknowledged once applied here), and no other node can have committed anything: a read of
+   * its store as it is is linearizable, with no round through the core. This is also what keeps
+   * reads going while its disk is full.
+   */
+  private readsLocally(): boolean {
+    return this.caughtUpOnce && soleVoter(this.membership, this.id);
   }
 
-  private noSpaceError(): CoordError {
-    return new CoordError(ErrorCode.NOSPACE, this.noSpaceMessage());
-  }
+  // ---- Peers --------------------------------------------------------------------------------
 
-  private noSpaceMessage(): string {
-    const free = Number.isFinite(this.freeBytes) ? `${this.freeBytes} bytes free` : 'free space unknown';
-    return `the disk holding ${this.storage.dir} is full (${free}); free space and writes resume by ` +
-      `themselves (once ${this.storage.reserve.resumeFreeBytes} bytes are free)`;
-  }
-
-  /** Runs the ready loop soon, once: proposals made in the same turn share one batch. */
-  private kick(): void {
-    if (this.scheduled || this.loop !== null || this.dead) return;
-    this.scheduled = true;
-    setImmediate(() => {
-      this.scheduled = false;
-      if (this.loop === null) this.loop = this.run().finally(() => this.loopEnded());
-    });
-  }
-
-  /** A proposal made after the loop's last look, before it ended, must not wait for the next. */
-  private loopEnded(): void {
-    this.loop = null;
-    if (this.failed === null && this.core.hasReady()) this.kick();
-  }
-
-  /** Hands an unrecoverable error to onFatal, once, and runs nothing more. */
-  private die(err: unknown): void {
-    if (this.dead) return;
-    this.dead = true;
-    this.options.onFatal(err);
-  }
-
-  private async run(): Promise<void> {
+  /** A message from peer `from` (the node routes keepalives here too). */
+  receive(from: NodeId, pm: PeerMessage): void {
+    if (this.stopped || this.dead) return;
     try {
-      while (this.failed === null && this.core.hasReady()) {
-        const rd = this.core.ready();
-        this.applyEntries(rd.committed);
-        // The commit index is recomputed on restart, so a commit-only change is not worth a
-        // write; term and vote must be durable before anything depends on them.
-        const hard = rd.hardState !== null && (rd.hardStateMustSync || rd.entries.length > 0)
-          ? rd.hardState : null;
-        if (rd.entries.length > 0 || hard !== null) {
-          try {
-            await this.storage.append(rd.entries, hard, true);
-          } catch (err) {
-            if (!isNoSpaceError(err)) throw err;
-            await this.writeFailed(rd, err);
-            continue;
-          }
-          this.settledSinceWrite = false;
+      switch (pm.kind) {
+        case 'raft': {
+          const m = pm.msg;
+          if (m.to !== this.id || m.from !== from || this.frozen) return;
+          // A snapshot is stepped only once its bytes are all here (snapshot-transfer.ts).
+          if (m.type === 'snap' && !this.receiver.has(m)) return;
+          this.core.step(m);
+          this.kick();
+          return;
         }
-        this.core.advance(rd);
-        const due = this.applied - this.snapshotIndex >= this.options.snapshotEveryEntries;
-        if (due && this.snapshotTask === null && this.snapshotRetry === null && !this.stopped && !this.noSpace) {
-          this.startSnapshot();
-        }
+        case 'snap-chunk':
+          this.receiver.onChunk(from, pm);
+          return;
+        case 'snap-ack':
+          this.sender.onAck(from, pm);
+          return;
+        case 'keepalive':
+          this.onKeepalive(from, pm.sessions);
+          return;
       }
     } catch (err) {
       this.die(err);
     }
   }
 
-  /** A batch could not be written for want of space: NOSPACE mode, and settle the batch. */
-  private async writeFailed(rd: Ready, err: unknown): Promise<void> {
-    this.failed = rd;
-    if (!this.noSpace) await this.enterNoSpace(`a write failed: ${(err as Error).message}`);
-    if (this.settledSinceWrite) this.scheduleDiskCheck();
-    else await this.settle();
+  private send(m: Message): void {
+    if (m.type === 'snap') this.sender.start(m);
+    else this.env.transport.send(m.to, { kind: 'raft', msg: m });
   }
 
-  private async enterNoSpace(reason: string): Promise<void> {
-    this.disk = 'nospace';
-    await this.storage.reserve.release();
-    this.freeBytes = await this.storage.reserve.freeBytes().catch(() => NaN);
-    this.options.onDiskState?.('nospace', `${this.noSpaceMessage()}: ${reason}`);
-    this.scheduleDiskCheck();
+  // ---- The loop -----------------------------------------------------------------------------
+
+  /** Runs the ready loop soon, once: proposals made in the same turn share one Ready. */
+  private kick(): void {
+    if (this.scheduled || this.dead) return;
+    this.scheduled = true;
+    this.env.scheduler.soon(() => {
+      this.scheduled = false;
+      this.run();
+    });
   }
+
+  private run(): void {
+    if (this.running || this.dead || this.frozen) return;
+    this.running = true;
+    try {
+      while (!this.frozen && !this.dead && this.core.hasReady()) this.handle(this.core.ready());
+    } catch (err) {
+      this.die(err);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private handle(rd: Ready): void {
+    if (rd.softState !== null) this.softStateChanged(rd.softState);
+    for (const m of rd.messages) this.send(m);
+    const install = rd.snapshot !== null ? this.installStore(rd.snapshot) : null;
+    if (rd.entries.length > 0) {
+      this.proposals.appending(rd.entries);
+      this.view.appending(rd.entries[0]!.index);
+    }
+    if (rd.write !== null) {
+      this.writes.push({
+        mark: rd.write, install, entries: rd.entries, hardState: rd.hardState, sync: rd.mustSync, afterWrite: rd.afterWrite,
+      });
+    }
+    if (rd.committed.length > 0) this.apply(rd.committed);
+    if (rd.readStates.length > 0) this.reads.confirmed(rd.readStates);
+    if (rd.readsRefused.length > 0) this.reads.refused(rd.readsRefused);
+  }
+
+  private softStateChanged(ss: SoftState): void {
+    const wasLeader = this.role === 'leader';
+    this.role = ss.role;
+    this.leader = ss.leader;
+    if (wasLeader && ss.role !== 'leader') this.sender.cancelAll();
+    if (ss.role === 'leader') {
+      this.rebuilt = false;
+      this.releaseHeld();
+    } else if (!this.holding() && this.held.length > 0) {
+      const err = new CoordError(ErrorCode.UNAVAILABLE, 'this node is not the leader',
+        ss.leader !== null ? { leader: ss.leader } : undefined);
+      for (const h of this.held.splice(0)) h.reject(err);
+    }
+    this.env.log.debug({ node: this.id, role: ss.role, leader: ss.leader, term: this.core.currentTerm }, 'raft role');
+    this.onLeadership({ role: ss.role, leader: ss.leader, term: this.core.currentTerm });
+    this.probeReady();
+  }
+
+  /** Write `w` and every write before it are durable. */
+  private persisted(w: Write): void {
+    if (this.dead) return;
+    this.disk.wrote();
+    try {
+      this.core.persisted(w.mark);
+      for (const m of w.afterWrite) this.send(m);
+    } catch (err) {
+      this.die(err);
+      return;
+    }
+    this.kick();
+  }
+
+  private writeFailed(err: unknown): void {
+    if (!isNoSpaceError(err)) {
+      this.die(err);
+      return;
+    }
+    this.disk.writeFailed(err).catch((e: unknown) => this.die(e));
+  }
+
+  private readFailed(err: unknown): void {
+    // After a failed write, reads fail too until the reopen: that is the write's business.
+    if (!this.frozen && !this.writes.failed && !isNoSpaceError(err)) this.die(err);
+  }
+
+  private tick(): void {
+    this.cancelTick = null;
+    if (this.stopped || this.dead) return;
+    try {
+      if (!this.frozen) {
+        this.core.tick();
+        this.sender.tick();
+        this.kick();
+      }
+      this.reads.tick();
+      if (!this.isReady) this.probeReady();
+    } catch (err) {
+      this.die(err);
+      return;
+    }
+    this.scheduleTick();
+  }
+
+  private scheduleTick(): void {
+    if (this.cancelTick === null && !this.stopped && !this.dead) {
+      this.cancelTick = this.env.scheduler.after(this.tickMs, () => this.tick());
+    }
+  }
+
+  /** Finds out whether this node has caught up with its leader (see isReady). */
+  private probeReady(): void {
+    if (this.probing || this.leader === null || this.isReady) return;
+    this.probing = true;
+    const key = this.leaderKey();
+    this.reads.barrier().then(() => {
+      if (this.leader === null || this.leaderKey() !== key) return;
+      this.readyFor = key;
+      for (const w of this.readyWaiters.splice(0)) w();
+    }, () => {
+      // Asked again at the next tick.
+    }).finally(() => {
+      this.probing = false;
+    });
+  }
+
+  // ---- Applying -----------------------------------------------------------------------------
+
+  private apply(entries: Entry[]): void {
+    for (const e of entries) {
+      assert(e.index === this.applied + 1, `apply ${e.index} after ${this.applied}`);
+      const outcome = this.applyEntry(e);
+      this.applied = e.index;
+      this.appliedTerm = e.term;
+      this.proposals.applied(e, outcome);
+    }
+    this.reads.appliedTo(this.applied);
+    this.view.appliedTo(this.applied);
+    if (!this.disk.noSpace && !this.frozen && !this.stopped) {
+      this.snapshots.maybeTake(this.store, { index: this.applied, term: this.appliedTerm }, this.core.membershipAt(this.applied));
+    }
+  }
+
+  private applyEntry(e: Entry): WriteOutcome {
+    switch (e.type) {
+      case EntryType.Command:
+        return this.store.apply(decodeCommand(e.data));
+      case EntryType.Noop:
+        // This leader's own no-op: everything before it is applied.
+        if (this.role === 'leader' && e.term === this.core?.currentTerm) this.caughtUpOnce = true;
+        return this.store.apply({ t: 'noop', term: e.term });
+      case EntryType.Config:
+        return { ok: true, rev: this.store.rev, changed: 0 };
+      default:
+        throw new Error(`log entry ${e.index} has unknown type ${String(e.type)}`);
+    }
+  }
+
+  /** A Ready says to install the leader's snapshot: the store takes it now, storage in the write. */
+  private installStore(meta: SnapshotMeta): Install {
+    const record = this.receiver.take(meta.index, meta.term);
+    assert(record !== null, `snapshot ${meta.index}@${meta.term} to install, but its bytes are not here`);
+    restoreSnapshot(this.store, record.data);
+    this.applied = meta.index;
+    this.appliedTerm = meta.term;
+    this.proposals.installed(meta.index);
+    this.reads.appliedTo(meta.index);
+    return { meta, record };
+  }
+
+  /** Saves an installed snapshot (one save at a time) and tells the log view before the core. */
+  private saveInstalled(i: Install): Promise<void> {
+    return this.snapshots.exclusive(async () => {
+      await this.storage.saveSnapshot(i.record);
+      this.view.setSnapshot(i.meta, true);
+      this.snapshots.installed(i.record);
+    });
+  }
+
+  // ---- A full disk --------------------------------------------------------------------------
 
   /**
-   * Reopens the storage and settles the failed batch by what reached the disk (see the header).
-   * On a disk still too full to reopen, leaves it for the next check.
+   * After a failed write: reopens the storage and rebuilds the core from what is durable (see
+   * disk-full.ts). False if the disk is still too full to reopen.
    */
-  private async settle(): Promise<void> {
-    const rd = this.failed!;
-    if (this.snapshotTask !== null) await this.snapshotTask;
-    // Idempotent, and needed: the reserve may have been put back while this batch was failing.
-    await this.storage.reserve.release();
+  private async settle(): Promise<boolean> {
+    await this.snapshots.idle();
     try {
       await this.storage.reopen();
     } catch (err) {
       if (!isNoSpaceError(err)) throw err;
-      this.scheduleDiskCheck();
-      return;
+      return false;
     }
-    const disk = await this.storage.durableState();
-    const dropped = this.core.persistFailed(rd, disk.last, sameHardState(disk.hardState, rd.hardState));
-    this.failed = null;
-    this.settledSinceWrite = true;
-    this.scheduleDiskCheck();
-    const again: Held[] = [];
-    for (const e of dropped) {
-      const p = this.pending.get(e.index);
-      const cmd = this.proposed.get(e.index);
-      this.pending.delete(e.index);
-      this.proposed.delete(e.index);
-      if (p !== undefined && cmd !== undefined) again.push({ cmd, resolve: p.resolve, reject: p.reject });
-    }
-    again.push(...this.held.splice(0));
-    for (const h of again) {
-      if (this.noSpace && !this.admittedWhenFull(h.cmd)) h.reject(this.noSpaceError());
-      else this.enqueue(h.cmd, h);
-    }
+    const { durable } = await loadDurable(this.storage, this.id);
+    if (this.dead) return true;
+    this.rebuild(durable);
+    return true;
   }
 
-  private scheduleDiskCheck(): void {
-    if (this.diskTimer !== null || this.stopped) return;
-    this.diskTimer = setTimeout(() => {
-      this.diskTimer = null;
-      this.checkDisk().catch((err) => this.die(err));
-    }, this.options.diskCheckIntervalMs ?? DISK_CHECK_INTERVAL_MS);
-    // A pending reopen keeps the process alive (a start waiting on it listens on nothing yet).
-    if (this.failed === null) this.diskTimer.unref();
-  }
-
-  /** While the disk is full: retries a pending reopen, or leaves NOSPACE mode once there is room. */
-  private async checkDisk(): Promise<void> {
-    if (this.stopped) return;
-    if (this.failed !== null && this.loop === null) {
-      // settle() schedules the next check itself.
-      this.loop = this.settle().catch((err) => this.die(err)).finally(() => this.loopEnded());
-      return;
+  /** Starts the core again from `d`, as a restart would, keeping the store (all of it durable). */
+  private rebuild(d: Durable): void {
+    this.writes.reset();
+    this.sender.cancelAll();
+    this.reads.abandonAsked('the node restarted its log after a failed write');
+    const last = lastIndexOf(d);
+    if (this.applied > last) {
+      // The store took a leader's snapshot whose save did not land: back to what is on disk.
+      if (d.record !== null) restoreSnapshot(this.store, d.record.data);
+      else this.store.restore(new Store(this.options).toSnapshot());
+      this.positionStore(d);
+      this.caughtUpOnce = false;
     }
-    if (this.failed === null) {
-      this.freeBytes = await this.storage.reserve.freeBytes();
-      // A write may fail while the reserve is being put back: then the mode stays.
-      if (this.noSpace && await this.storage.reserve.restore() && this.failed === null) {
-        this.freeBytes = await this.storage.reserve.freeBytes();
-        this.disk = 'ok';
-        this.options.onDiskState?.('ok', `the disk holding ${this.storage.dir} has room again ` +
-          `(${this.freeBytes} bytes free besides the reserve, which is back); writes resume`);
-        return;
+    if (soleVoter(this.membership, this.id)) {
+      // What did not reach the disk is gone for good (no other node has it): client writes were
+      // not written, which NOSPACE says; session commands and admitted retries go again.
+      const again: Held[] = [];
+      for (const p of this.proposals.takeFrom(last + 1)) {
+        if (this.admitted(p.cmd)) again.push(p);
+        else p.reject(this.disk.error());
       }
-      if (!this.noSpace) return;
+      this.held.unshift(...again);
+      this.rebuilt = true;
+    } else {
+      for (const p of this.proposals.takeFrom(last + 1)) p.reject(outcomeUnknown('the node restarted its log after a failed write'));
     }
-    this.scheduleDiskCheck();
+    this.begin(d);
+    this.probeReady();
+    this.kick();
   }
 
-  private applyEntries(entries: Entry[]): void {
-    for (const e of entries) {
-      assert(e.index === this.applied + 1, `apply ${e.index} after ${this.applied}`);
-      const local = this.proposed.get(e.index);
-      if (local !== undefined) this.proposed.delete(e.index);
-      // Only commands change the store: a leader's no-op (or, once there are clusters, a
-      // membership change) consumes no revision.
-      const outcome: WriteOutcome = e.type !== EntryType.Command
-        ? { ok: true, rev: this.store.rev, changed: 0 }
-        : this.store.apply(local ?? decodeCommand(e.data));
-      this.applied = e.index;
-      this.appliedTerm = e.term;
-      const p = this.pending.get(e.index);
-      if (p !== undefined) {
-        this.pending.delete(e.index);
-        p.resolve(outcome);
-      }
-    }
-    if (entries.length > 0) this.releaseWaiters();
+  /** Hands an unrecoverable error to onFatal, once, and runs nothing more. */
+  private die(err: unknown): void {
+    if (this.dead) return;
+    this.dead = true;
+    this.cancelTick?.();
+    this.cancelTick = null;
+    this.options.onFatal(err);
   }
 
-  private releaseWaiters(): void {
-    let kept = 0;
-    for (const w of this.appliedWaiters) {
-      if (w.index <= this.applied) w.resolve();
-      else this.appliedWaiters[kept++] = w;
-    }
-    this.appliedWaiters.length = kept;
-  }
+  // ---- Stopping -----------------------------------------------------------------------------
 
   /**
-   * Snapshots the store as of the last applied entry without stopping the loop: the capture is
-   * taken at once, its files are packed a slice per turn while entries go on being applied, then
-   * the snapshot is saved and the log it covers dropped.
+   * Stops taking proposals, finishes the ones in flight (their writes, and, on a single node,
+   * their commit and apply), then closes the storage. A write that could not be written (full
+   * disk) is left as it is: its outcome unknown.
    */
-  private startSnapshot(): void {
-    const index = this.applied;
-    const term = this.appliedTerm;
-    const capture = this.store.captureSnapshot();
-    this.snapshotTask = (async () => {
-      try {
-        const packer = snapshotPacker();
-        const fileChunks: Uint8Array[] = [];
-        for (let from = 0; from < capture.fileCount; from += SNAPSHOT_FILES_PER_TURN) {
-          fileChunks.push(new Uint8Array(packer.pack(capture.files(from, from + SNAPSHOT_FILES_PER_TURN))));
-          await new Promise((r) => setImmediate(r));
-        }
-        const snapshot: StoreSnapshot = {
-          format: 2, rev: capture.rev, oldest: capture.oldest, sessions: capture.sessions, fileChunks,
-        };
-        const data = new Uint8Array(snapshotPacker().pack(snapshot));
-        let crc = 0;
-        for (let at = 0; at < data.byteLength; at += CRC_BYTES_PER_TURN) {
-          crc = crc32(data.subarray(at, at + CRC_BYTES_PER_TURN), crc);
-          await new Promise((r) => setImmediate(r));
-        }
-        await this.storage.saveSnapshot({ index, term, data, crc });
-        this.snapshotIndex = index;
-      } finally {
-        capture.finish();
-      }
-    })().catch((err) => {
-      if (!isNoSpaceError(err)) return this.die(err);
-      this.options.onSnapshotDeferred?.(
-        `the snapshot at entry ${index} was not written (${(err as Error).message}); the log it would ` +
-          `have replaced is kept, and another is tried in ${SNAPSHOT_RETRY_AFTER_NOSPACE_MS} ms`,
-      );
-      this.snapshotRetry = setTimeout(() => (this.snapshotRetry = null), SNAPSHOT_RETRY_AFTER_NOSPACE_MS);
-      this.snapshotRetry.unref();
-    }).finally(() => {
-      this.snapshotTask = null;
-    });
+  stop(): Promise<void> {
+    this.stopping ??= this.shutDown();
+    return this.stopping;
   }
 
-
-  /** Stops taking proposals, finishes the ones in flight, then closes the storage. */
-  async stop(): Promise<void> {
+  private async shutDown(): Promise<void> {
     this.stopped = true;
+    this.cancelTick?.();
+    this.cancelTick = null;
     for (;;) {
-      if (this.loop !== null) await this.loop;
-      else if (this.scheduled) await new Promise((r) => setImmediate(r));
-      // A batch that could not be written (full disk) is left as it is: its outcome unknown.
-      else if (this.failed !== null || this.dead) break;
-      else if (this.core.hasReady()) this.kick();
-      else break;
+      if (this.dead || this.frozen) break;
+      if (this.core.hasReady() && !this.running) {
+        this.run();
+        await new Promise<void>((r) => this.env.scheduler.soon(r));
+      } else if (this.writes.size > 0) {
+        await this.writes.drained();
+      } else {
+        // A write's completion may have made the core ready again (commit, apply).
+        await new Promise<void>((r) => this.env.scheduler.soon(r));
+        if (!this.core.hasReady() && this.writes.size === 0) break;
+      }
     }
-    if (this.diskTimer !== null) clearTimeout(this.diskTimer);
-    if (this.snapshotRetry !== null) clearTimeout(this.snapshotRetry);
-    const unavailable = new CoordError(ErrorCode.UNAVAILABLE, 'the server is shutting down');
-    for (const p of [...this.pending.values(), ...this.held.splice(0)]) p.reject(unavailable);
-    this.pending.clear();
+    this.snapshots.stop();
+    await this.disk.stop();
+    const err = shuttingDown();
+    this.proposals.rejectAll(err);
+    for (const h of this.held.splice(0)) h.reject(err);
+    this.reads.rejectAll(err);
     // A snapshot being packed finishes (or it would be wasted work, not lost data: the log it
     // would have replaced is still there).
-    if (this.snapshotTask !== null) await this.snapshotTask;
+    await this.snapshots.idle();
     await this.storage.close();
   }
-}
-
-function sameHardState(a: HardState | null, b: HardState | null): boolean {
-  return a !== null && b !== null && a.term === b.term && a.vote === b.vote && a.commit === b.commit;
-}
-
-function restoreSnapshot(data: Uint8Array, options: StoreOptions): Store {
-  const packer = snapshotPacker();
-  return Store.fromSnapshot(packer.unpack(data) as StoreSnapshot, options, (chunk) => packer.unpack(chunk));
 }

@@ -119,6 +119,25 @@ export class WatchHub {
     this.lagging.delete(w);
   }
 
+  /**
+   * The store's state was replaced by a snapshot (a follower installing its leader's), its head
+   * jumping from `fromRev` without events in between: every watch reads history again from
+   * where it was, and one whose next revision is no longer kept ends with TOO_LATE.
+   */
+  restored(fromRev: number): void {
+    const all = [...this.lagging];
+    for (const set of this.exact.values()) all.push(...set);
+    for (const g of this.wild.values()) all.push(...g.watches);
+    for (const w of all) {
+      if (w.live) {
+        this.leaveLive(w);
+        // A live watch has seen everything up to the old head.
+        w.nextRev = Math.max(w.nextRev, fromRev + 1);
+      }
+      this.catchUp(w);
+    }
+  }
+
   /** The sink drained: lagging watches on it may continue. */
   resume(w: Watch): void {
     if (!w.ended && !w.live) this.catchUp(w);

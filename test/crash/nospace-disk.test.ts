@@ -167,7 +167,7 @@ describe.skipIf(mountError !== null)(`a full disk (${DISK_MIB} MiB tmpfs)`, () =
       expect(fatal).toEqual([]);
       expect(filled.refused.length).toBeGreaterThan(0);
       expect(filled.acked.length).toBeGreaterThan(0);
-      expect(server.node.driver.noSpace).toBe(true);
+      expect(server.node.diskState).toBe('nospace');
 
       // Still serving: writes refused, reads and the watch on the old connection, a new client.
       await expectNoSpace(client, dataDir);
@@ -185,7 +185,7 @@ describe.skipIf(mountError !== null)(`a full disk (${DISK_MIB} MiB tmpfs)`, () =
       const resumeMs = await firstWriteAfter(client, '/after/x', freedAt);
       console.log(`[nospace] filler deleted: first write taken ${resumeMs} ms later`);
       expect((await waiting).path).toBe('/after/x');
-      expect(server.node.driver.noSpace).toBe(false);
+      expect(server.node.diskState).toBe('ok');
       await expectExactly(late, filled);
       await late.close();
       await client.close();
@@ -197,8 +197,8 @@ describe.skipIf(mountError !== null)(`a full disk (${DISK_MIB} MiB tmpfs)`, () =
       const startedAt = Date.now();
       server = await startTestServer({ dataDir, onFatal });
       console.log(`[nospace] restart on a full disk: serving after ${Date.now() - startedAt} ms, ` +
-        `${disk.freeBytes()} bytes free, writes refused: ${server.node.driver.noSpace}`);
-      expect(server.node.driver.noSpace).toBe(true);
+        `${disk.freeBytes()} bytes free, disk: ${server.node.diskState}`);
+      expect(server.node.diskState).toBe('nospace');
       const again = await connect({ urls: server.url, requestTimeoutMs: 10_000 });
       await expectExactly(again, filled);
       expect(text((await again.get('/after/x')).value)).toBe('resumed');

@@ -10,21 +10,23 @@
  *   and retries of known writes are not; writes resume, without a restart, once space is back.
  * - The same start-up on a full disk; a snapshot that cannot be written; and a storage failure
  *   that is not a full disk, which must still stop the process.
- * - The Raft core's side of it (persistFailed), by hand: what is dropped, what is kept, and the
- *   term's no-op written again when it went down with the batch.
+ * - What the log holds afterwards: no entry that did not reach the disk, the indexes of those
+ *   taken by what came next, and a new term (with its no-op) when the term's first write failed.
+ *   The driver rebuilds its Raft core from what is durable after a failed write (as a restart
+ *   would), so these are facts about the log on disk, read back.
  *
  * Before this was built, the driver called onFatal on the first failed append and never answered
  * the proposals in flight: every driver case here then fails (waiting for an answer, within the
- * 15 s timeout), and persistFailed did not exist.
+ * 15 s timeout).
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { CoordError, ErrorCode } from '../../protocol/errors.ts';
-import { AssertionError } from '../../server/assert.ts';
-import { RaftCore } from '../../server/consensus/raft.ts';
 import { RaftDriver, type DiskState, type DriverOptions } from '../../server/consensus/driver.ts';
-import type { Command, WriteOutcome } from '../../server/store/commands.ts';
+import { EntryType, type Entry } from '../../server/storage/log-types.ts';
+import { decodeCommand, type Command, type WriteOutcome } from '../../server/store/commands.ts';
 import { LevelStorage } from '../../server/storage/level-storage.ts';
 import { FaultyStorage } from '../helpers/faulty-storage.ts';
+import { testEnv } from '../helpers/node-env.ts';
 import { removeDir, tempDir } from '../helpers/server.ts';
 
 const te = new TextEncoder();
@@ -58,7 +60,7 @@ async function start(dir = tempDir('coord-nospace-unit-'), setup?: (s: FaultySto
   const fatal: unknown[] = [];
   const states: [DiskState, string][] = [];
   const deferred: string[] = [];
-  const driver = await RaftDriver.start(storage, {
+  const driver = await RaftDriver.start(testEnv(storage), {
     nodeId: 'n1',
     historyRevisions: 1000,
     snapshotEveryEntries: 1_000_000,
@@ -92,6 +94,23 @@ const value = (h: Harness, path: string, rev?: number) => {
   const v = h.driver.store.get(path, rev).value;
   return v === null ? null : td.decode(v);
 };
+
+/** The log and hard state on disk in `dir` (the driver must be stopped). */
+async function logOnDisk(dir: string): Promise<{ entries: Entry[]; term: number }> {
+  const storage = await LevelStorage.open(dir);
+  try {
+    const loaded = await storage.load();
+    return { entries: loaded.entries, term: loaded.hardState.term };
+  } finally {
+    await storage.close();
+  }
+}
+
+/** The paths the commands in `entries` write. */
+const pathsIn = (entries: Entry[]) => entries.filter((e) => e.type === EntryType.Command).flatMap((e) => {
+  const cmd = decodeCommand(e.data);
+  return cmd.t === 'txn' ? cmd.ops.map((o) => o.path) : [];
+});
 
 async function until(what: string, cond: () => boolean, ms = 5000): Promise<void> {
   const end = Date.now() + ms;
@@ -232,8 +251,10 @@ describe('a full disk under the driver (injected)', { timeout: 15_000 }, () => {
   });
 
   it('gives up a snapshot the disk has no room for, keeps serving, and takes one later', async () => {
-    const h = await start(undefined, (s) => (s.snapshotFailures = 1), { snapshotEveryEntries: 5 });
+    const h = await start(undefined, undefined, { snapshotEveryEntries: 5 });
     await h.driver.caughtUp();
+    // (After the start: a new node's first write is its bootstrap snapshot.)
+    h.storage.snapshotFailures = 1;
     for (let i = 0; i < 12; i++) await h.driver.propose(set(`/s/${i}`, `v${i}`));
     await until('the deferred snapshot', () => h.deferred.length > 0);
     expect(h.fatal).toEqual([]);
@@ -241,6 +262,32 @@ describe('a full disk under the driver (injected)', { timeout: 15_000 }, () => {
     expect(h.driver.noSpace).toBe(false);
     const again = await restart(h);
     expect(again.driver.store.rev).toBe(12);
+  });
+
+  it('leaves nothing on disk of what did not reach it: the new term takes its indexes, starting with its no-op', async () => {
+    const h = await start();
+    await h.driver.caughtUp();
+    expect(await h.driver.propose(set('/k', 'v1'))).toMatchObject({ ok: true, rev: 1 });
+    const before = h.driver.status();
+    h.storage.appendFault = 'before-write';
+    h.storage.freeBytes = 10;
+    const lost = settle(h.driver.propose(set('/lost', 'x')));
+    const lost2 = settle(h.driver.propose(set('/lost2', 'y')));
+    await until('a reopen', () => h.storage.reopens >= 1);
+    h.storage.appendFault = 'none';
+    expect(await lost.result).toBe(ErrorCode.NOSPACE);
+    expect(await lost2.result).toBe(ErrorCode.NOSPACE);
+    expect(await h.driver.propose({ t: 'open', sid: 's', secret: 'z', ttlMs: 5000 })).toMatchObject({ ok: true });
+    await h.driver.stop();
+    running.splice(running.indexOf(h.driver), 1);
+
+    const { entries, term } = await logOnDisk(h.dir);
+    expect(entries.map((e) => e.index)).toEqual(entries.map((_, i) => entries[0]!.index + i));
+    expect(pathsIn(entries)).toEqual(['/k']);
+    const at = entries.find((e) => e.index === before.lastIndex + 1)!;
+    expect(at.type).toBe(EntryType.Noop);
+    expect(at.term).toBeGreaterThan(before.term);
+    expect(term).toBeGreaterThanOrEqual(at.term);
   });
 
   it('still stops the process on a storage failure that is not a full disk', async () => {
@@ -254,77 +301,5 @@ describe('a full disk under the driver (injected)', { timeout: 15_000 }, () => {
     // The process would exit here; the driver is not stopped, only its database closed.
     running.splice(running.indexOf(h.driver), 1);
     await h.storage.close();
-  });
-});
-
-describe('the Raft core after a batch that could not be written (persistFailed)', () => {
-  const ID = 'n1';
-  const leader = (): RaftCore => {
-    const core = new RaftCore({ id: ID, voters: [ID] }, {
-      hardState: { term: 0, vote: null, commit: 0 }, lastIndex: 0, lastTerm: 0, applied: 0, unapplied: [],
-    });
-    core.tick();
-    return core;
-  };
-  const drain = (core: RaftCore) => {
-    while (core.hasReady()) core.advance(core.ready());
-  };
-  const data = (s: string) => te.encode(s);
-
-  it('drops what did not reach the disk, and what was proposed after it; later proposals reuse the indexes', () => {
-    const core = leader();
-    drain(core);
-    core.propose(data('e2'));
-    drain(core);
-    expect(core.commitIndex).toBe(2);
-    core.propose(data('e3'));
-    core.propose(data('e4'));
-    const rd = core.ready();
-    expect(rd.entries.map((e) => e.index)).toEqual([3, 4]);
-    core.propose(data('e5'));
-    const dropped = core.persistFailed(rd, { index: 2, term: 1 }, false);
-    expect(dropped.map((e) => td.decode(e.data))).toEqual(['e3', 'e4', 'e5']);
-    expect(core.lastLogIndex).toBe(2);
-    expect(core.commitIndex).toBe(2);
-    expect(core.hasReady()).toBe(false);
-    expect(core.propose(data('again'))).toBe(3);
-  });
-
-  it('keeps a batch that did reach the disk, commits it, and drops only what came after it', () => {
-    const core = leader();
-    drain(core);
-    core.propose(data('e2'));
-    const rd = core.ready();
-    core.propose(data('e3'));
-    const dropped = core.persistFailed(rd, { index: 2, term: 1 }, true);
-    expect(dropped.map((e) => e.index)).toEqual([3]);
-    expect(core.commitIndex).toBe(2);
-    expect(core.ready().committed.map((e) => td.decode(e.data))).toEqual(['e2']);
-  });
-
-  it('a first batch of a term that did not reach the disk: the term and a new no-op are written again', () => {
-    const core = leader();
-    const rd = core.ready();
-    expect(rd.hardStateMustSync).toBe(true);
-    const dropped = core.persistFailed(rd, { index: 0, term: 0 }, false);
-    expect(dropped.map((e) => [e.index, e.data.byteLength])).toEqual([[1, 0]]);
-    const again = core.ready();
-    expect(again.hardState).toEqual({ term: 1, vote: ID, commit: 0 });
-    expect(again.hardStateMustSync).toBe(true);
-    expect(again.entries.map((e) => [e.index, e.term, e.data.byteLength])).toEqual([[1, 1, 0]]);
-    core.advance(again);
-    expect(core.commitIndex).toBe(1);
-  });
-
-  it('a durable log end outside the batch, or of another term, is an assertion failure', () => {
-    const core = leader();
-    drain(core);
-    core.propose(data('e2'));
-    const rd = core.ready();
-    expect(() => core.persistFailed(rd, { index: 3, term: 1 }, true)).toThrow(AssertionError);
-    const other = leader();
-    drain(other);
-    other.propose(data('e2'));
-    expect(() => other.persistFailed(other.ready(), { index: 2, term: 7 }, true)).toThrow(AssertionError);
   });
 });

@@ -75,8 +75,9 @@ export class FaultyStorage implements RaftStorage {
       case 'eio':
         throw Object.assign(new Error('IO error: /fake/000042.log: Input/output error'), { code: 'LEVEL_IO_ERROR' });
       case 'after-write':
-        await this.inner.append(entries, hardState, sync);
+        // The disk is full for every write after this one, including those already waiting.
         this.appendFault = 'before-write';
+        await this.inner.append(entries, hardState, sync);
         throw noSpaceError();
       case 'none':
         return this.inner.append(entries, hardState, sync);

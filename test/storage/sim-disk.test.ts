@@ -14,6 +14,7 @@ import { isNoSpaceError } from '../../server/storage/no-space.ts';
 import { indexKey } from '../../server/storage/records.ts';
 import { StorageError } from '../../server/storage/storage-error.ts';
 import { SimDisk, SimStorage } from '../sim/sim-storage.ts';
+import { testEnv } from '../helpers/node-env.ts';
 import {
   actualLoad, applyOp, emptyState, lastIndex, mulberry32, OpGenerator, runOp, shows, type ModelState,
 } from './log-model.ts';
@@ -361,7 +362,7 @@ describe('the driver over SimStorage', () => {
       let n = 0;
       for (let life = 0; life < 4; life++) {
         const fatal: unknown[] = [];
-        const driver = await RaftDriver.start(await SimStorage.open(disk), {
+        const driver = await RaftDriver.start(testEnv(await SimStorage.open(disk), { seed }), {
           nodeId: 'n1', historyRevisions: 1000, snapshotEveryEntries: 7, onFatal: (e) => fatal.push(e),
         });
         await driver.caughtUp();

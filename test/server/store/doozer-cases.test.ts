@@ -94,7 +94,7 @@ describe('store_test.go', () => {
   });
 
   // TestApplyOutOfOrder has no store counterpart: the store takes commands in the order the
-  // Raft log commits them (test/server/consensus/raft.test.ts checks that order).
+  // Raft log commits them (the core's transcripts, test/server/consensus/core/, check that order).
 
   it('TestApplyIgnoreDuplicate: a write retried with the same (session, seq) is applied once', () => {
     // coord's form of the duplicate: exactly-once by session sequence number, not by seqn.

@@ -1,0 +1,221 @@
+/**
+ * Snapshots of the store: their bytes, and the ones this node takes itself.
+ *
+ * The bytes are the store's snapshot (store.ts: tree, history window, sessions, the last no-op
+ * term) packed with msgpack, with the cluster membership as of the snapshot's index beside it:
+ * storage keeps no membership of its own, and a node restarting, or a member installing the
+ * snapshot from its leader, needs it. A snapshot without one was written by a single node before
+ * clusters (recovery.ts says how that is read).
+ *
+ * Taking one: every `snapshotEveryEntries` applied entries, the store is captured as of the last
+ * applied entry at once, its files packed a slice per turn while entries go on being applied,
+ * then saved, and then the log it covers is dropped (all of it on a single node; on a cluster
+ * all but the last SNAPSHOT_CATCH_UP_ENTRIES, so that a member a little behind catches up from
+ * the log rather than a snapshot, as etcd does). The log view (storage-log.ts) learns of the new
+ * snapshot before anything is dropped.
+ *
+ * One save at a time (`exclusive`): a snapshot installed from the leader goes through the same
+ * door, and one taken here that an installed one overtook is given up. A snapshot that cannot be
+ * written for want of space is given up too, and no other is tried for
+ * SNAPSHOT_RETRY_AFTER_NOSPACE_MS (the log it would have replaced stays; the driver carries on).
+ *
+ * The bytes of the latest snapshot stay in memory while the node has peers, to be streamed to a
+ * member that needs them (snapshot-transfer.ts); a single node lets them go. If a member needs a
+ * snapshot whose bytes are gone, a new one is taken at once (`bytesFor` asks for it).
+ */
+import { Packr } from 'msgpackr';
+import { crc32 } from '../storage/crc32.ts';
+import { isNoSpaceError } from '../storage/no-space.ts';
+import type { RaftStorage, SnapshotRecord } from '../storage/raft-storage.ts';
+import { Store, type StoreOptions, type StoreSnapshot } from '../store/store.ts';
+import type { Membership, SnapshotMeta } from './core/index.ts';
+import type { Scheduler } from './env.ts';
+import type { StorageLog } from './storage-log.ts';
+
+const packOptions = { useRecords: false, mapsAsObjects: true, moreTypes: false } as const;
+// A Packr keeps the largest buffer it ever packed into for reuse: one per snapshot, so the
+// tens of MiB a snapshot takes are garbage once it is written.
+const packer = () => new Packr(packOptions);
+/** Files packed per turn of the event loop while a snapshot is taken. */
+const SNAPSHOT_FILES_PER_TURN = 2000;
+const CRC_BYTES_PER_TURN = 1 << 20;
+/** After a snapshot failed for want of space, how long before another is tried. */
+export const SNAPSHOT_RETRY_AFTER_NOSPACE_MS = 30_000;
+/** Entries a cluster member keeps before its snapshot, for followers a little behind. */
+export const SNAPSHOT_CATCH_UP_ENTRIES = 5000;
+
+/** What a snapshot's bytes hold: the store's snapshot, and the membership at its index. */
+export type SnapshotPayload = StoreSnapshot & { membership?: Membership };
+
+/** The bytes of a snapshot of `store` as it is now (small stores: the bootstrap's empty one). */
+export function encodeSnapshot(store: Store, membership: Membership): Uint8Array {
+  const payload: SnapshotPayload = { ...store.toSnapshot(), membership };
+  return new Uint8Array(packer().pack(payload));
+}
+
+/** Reads a snapshot's bytes into `store` (replacing its state); returns the membership, if any. */
+export function restoreSnapshot(store: Store, data: Uint8Array): Membership | null {
+  const p = packer();
+  const payload = p.unpack(data) as SnapshotPayload;
+  store.restore(payload, (chunk) => p.unpack(chunk));
+  return payload.membership ?? null;
+}
+
+/** A new store from a snapshot's bytes, and the membership they hold, if any. */
+export function storeFromSnapshot(data: Uint8Array, options: StoreOptions): { store: Store; membership: Membership | null } {
+  const p = packer();
+  const payload = p.unpack(data) as SnapshotPayload;
+  return { store: Store.fromSnapshot(payload, options, (chunk) => p.unpack(chunk)), membership: payload.membership ?? null };
+}
+
+/** The membership a snapshot's bytes hold, without building the store. */
+export function snapshotMembership(data: Uint8Array): Membership | null {
+  return (packer().unpack(data) as SnapshotPayload).membership ?? null;
+}
+
+export interface SnapshotterOptions {
+  snapshotEveryEntries: number;
+  /** Entries kept before a snapshot while the node has peers (default SNAPSHOT_CATCH_UP_ENTRIES). */
+  catchUpEntries?: number;
+  /** True while the node has peers: keep the latest bytes, and some log before the snapshot. */
+  hasPeers(): boolean;
+  onSnapshotDeferred?(detail: string): void;
+  /** A failure other than a full disk: the process must stop. */
+  die(err: unknown): void;
+}
+
+export class Snapshotter {
+  private task: Promise<void> | null = null;
+  private saving: Promise<unknown> = Promise.resolve();
+  private cancelRetry: (() => void) | null = null;
+  /** Index of the latest durable snapshot. */
+  private latestIndex = 0;
+  /** Its bytes, while kept (see the header). */
+  private latest: SnapshotRecord | null = null;
+  /** A member needs a snapshot whose bytes are gone: take one at the next chance. */
+  private wanted = false;
+  private stopped = false;
+
+  constructor(
+    private readonly storage: RaftStorage,
+    private readonly scheduler: Scheduler,
+    /** The log view in use (the driver makes a new one when it rebuilds its core). */
+    private readonly view: () => StorageLog,
+    private readonly options: SnapshotterOptions,
+  ) {}
+
+  /** The latest durable snapshot, as storage was (re)loaded: its index, and its bytes if any. */
+  reset(latest: { index: number; record: SnapshotRecord | null }): void {
+    this.latestIndex = latest.index;
+    this.latest = this.options.hasPeers() ? latest.record : null;
+  }
+
+  get running(): boolean {
+    return this.task !== null;
+  }
+
+  /** Resolves once no snapshot is being taken. */
+  async idle(): Promise<void> {
+    while (this.task !== null) await this.task;
+  }
+
+  /** Runs `save` when no other snapshot is being saved (installs and local ones, one at a time). */
+  exclusive<T>(save: () => Promise<T>): Promise<T> {
+    const run = this.saving.then(save, save);
+    this.saving = run.catch(() => {});
+    return run;
+  }
+
+  /** A snapshot from the leader was installed: it is now the latest. */
+  installed(record: SnapshotRecord): void {
+    this.latestIndex = record.index;
+    this.latest = this.options.hasPeers() ? record : null;
+  }
+
+  /** The bytes of the snapshot at (index, term), if still held; if not, asks for a new one. */
+  bytesFor(index: number, term: number): SnapshotRecord | null {
+    const s = this.latest;
+    if (s !== null && s.index === index && s.term === term) return s;
+    this.wanted = true;
+    return null;
+  }
+
+  /** Starts a snapshot if one is due (or wanted) and none is running or held back. */
+  maybeTake(store: Store, applied: { index: number; term: number }, membership: Membership): void {
+    if (this.task !== null || this.cancelRetry !== null || this.stopped || applied.index <= this.latestIndex) return;
+    if (!this.wanted && applied.index - this.latestIndex < this.options.snapshotEveryEntries) return;
+    this.wanted = false;
+    this.take(store, { index: applied.index, term: applied.term, membership });
+  }
+
+  /**
+   * Snapshots the store as of the last applied entry without stopping the loop: the capture is
+   * taken at once, its files are packed a slice per turn, then it is saved and the log before it
+   * dropped.
+   */
+  private take(store: Store, meta: SnapshotMeta): void {
+    const capture = store.captureSnapshot();
+    const turn = () => new Promise<void>((r) => this.scheduler.soon(r));
+    this.task = (async () => {
+      let record: SnapshotRecord;
+      try {
+        const p = packer();
+        const fileChunks: Uint8Array[] = [];
+        for (let from = 0; from < capture.fileCount; from += SNAPSHOT_FILES_PER_TURN) {
+          fileChunks.push(new Uint8Array(p.pack(capture.files(from, from + SNAPSHOT_FILES_PER_TURN))));
+          await turn();
+        }
+        const payload: SnapshotPayload = {
+          format: 2, rev: capture.rev, oldest: capture.oldest, sessions: capture.sessions, noopTerm: capture.noopTerm,
+          fileChunks, membership: meta.membership,
+        };
+        const data = new Uint8Array(packer().pack(payload));
+        let crc = 0;
+        for (let at = 0; at < data.byteLength; at += CRC_BYTES_PER_TURN) {
+          crc = crc32(data.subarray(at, at + CRC_BYTES_PER_TURN), crc);
+          await turn();
+        }
+        record = { index: meta.index, term: meta.term, data, crc };
+      } finally {
+        capture.finish();
+      }
+      await this.exclusive(() => this.save(meta, record));
+    })().catch((err) => this.failed(meta.index, err)).finally(() => {
+      this.task = null;
+    });
+  }
+
+  private async save(meta: SnapshotMeta, record: SnapshotRecord): Promise<void> {
+    // An installed snapshot overtook this one.
+    if (meta.index <= this.latestIndex) return;
+    // Nothing is dropped with the save: the log view must hear of the snapshot first.
+    await this.storage.saveSnapshot(record, this.storage.firstIndex() - 1);
+    this.view().setSnapshot(meta, false);
+    this.latestIndex = meta.index;
+    const peers = this.options.hasPeers();
+    this.latest = peers ? record : null;
+    const through = meta.index - (peers ? this.options.catchUpEntries ?? SNAPSHOT_CATCH_UP_ENTRIES : 0);
+    if (through > this.storage.firstIndex() - 1) await this.storage.compact(through);
+  }
+
+  private failed(index: number, err: unknown): void {
+    if (!isNoSpaceError(err)) {
+      this.options.die(err);
+      return;
+    }
+    this.options.onSnapshotDeferred?.(
+      `the snapshot at entry ${index} was not written (${(err as Error).message}); the log it would ` +
+        `have replaced is kept, and another is tried in ${SNAPSHOT_RETRY_AFTER_NOSPACE_MS} ms`,
+    );
+    this.cancelRetry = this.scheduler.after(SNAPSHOT_RETRY_AFTER_NOSPACE_MS, () => {
+      this.cancelRetry = null;
+    });
+  }
+
+  /** Takes no more snapshots (one being taken finishes: see idle()). */
+  stop(): void {
+    this.stopped = true;
+    this.cancelRetry?.();
+    this.cancelRetry = null;
+  }
+}
