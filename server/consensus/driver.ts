@@ -247,7 +247,7 @@ export class RaftDriver {
       electionTicks: this.electionTicks,
       heartbeatTicks: this.heartbeatTicks,
       random: mulberry32(this.env.random()),
-    }, { hardState: { ...d.hardState, commit }, log: this.view, applied: this.applied });
+    }, { hardState: { ...d.hardState, commit }, log: this.view, applied: this.applied, entries: d.entries });
     this.role = 'follower';
     this.leader = null;
     this.snapshots.reset({ index: d.snapshot.index, record: d.record });
