@@ -107,12 +107,13 @@ export class CoordNode {
         this.releaseRevWaiters(store.rev);
       },
     };
-    driver.onLeadership = (l) => this.leadershipChanged(l);
-    driver.onKeepalive = (_from, sessions) => {
-      if (!this.tracker.leading) return;
-      for (const sid of sessions) if (typeof sid === 'string') this.tracker.touch(sid);
-    };
-    env.transport.onMessage = (from, m) => this.driver.receive(from, m);
+    if (driver.isLeader) this.leadershipChanged({ role: 'leader', leader: driver.id, term: driver.term });
+  }
+
+  /** Keepalives a follower forwarded: client traffic on sessions, as seen there. */
+  private keepalive(sessions: string[]): void {
+    if (!this.tracker.leading) return;
+    for (const sid of sessions) if (typeof sid === 'string') this.tracker.touch(sid);
   }
 
   /**
@@ -122,6 +123,9 @@ export class CoordNode {
   static async start(env: NodeEnv, options: NodeOptions): Promise<CoordNode> {
     const log = env.log;
     const dir = env.storage.dir;
+    // What the driver reports before the node exists (nothing, as it is: its loop starts on a
+    // later turn) is picked up from its state when the node is made.
+    let node: CoordNode | null = null;
     const driver = await RaftDriver.start(env, {
       nodeId: options.nodeId,
       ...(options.initialMembers !== undefined ? { initialMembers: options.initialMembers } : {}),
@@ -145,11 +149,14 @@ export class CoordNode {
         log.warn({ data: dir }, detail);
         options.onSnapshotDeferred?.(detail);
       },
+      onLeadership: (l) => node?.leadershipChanged(l),
+      onKeepalive: (_from, sessions) => node?.keepalive(sessions),
     });
-    const node = new CoordNode(env, driver, options);
-    node.scheduleSessionCheck();
-    node.scheduleKeepalives();
-    return node;
+    const made = new CoordNode(env, driver, options);
+    node = made;
+    made.scheduleSessionCheck();
+    made.scheduleKeepalives();
+    return made;
   }
 
   /**

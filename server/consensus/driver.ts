@@ -36,7 +36,7 @@
 import { CoordError, ErrorCode } from '../../protocol/errors.ts';
 import { assert } from '../assert.ts';
 import { isNoSpaceError } from '../storage/no-space.ts';
-import type { RaftStorage } from '../storage/raft-storage.ts';
+import { LogCompactedError, LogUnavailableError, type RaftStorage } from '../storage/raft-storage.ts';
 import { decodeCommand, encodeCommand, type Command, type WriteOutcome } from '../store/commands.ts';
 import { Store, type StoreOptions } from '../store/store.ts';
 import {
@@ -81,6 +81,10 @@ export interface DriverOptions extends StoreOptions {
   onSnapshotDeferred?(detail: string): void;
   /** Default DISK_CHECK_INTERVAL_MS. */
   diskCheckIntervalMs?: number;
+  /** Told when this node's role or leader changes, as the ready loop learns it. */
+  onLeadership?(l: Leadership): void;
+  /** Told of each batch of session keepalives a peer forwards (the node's business). */
+  onKeepalive?(from: NodeId, sessions: string[]): void;
 }
 
 /** This node's place in the cluster, as the core last said. */
@@ -120,10 +124,6 @@ function soleVoter(m: Membership, id: NodeId): boolean {
 
 export class RaftDriver {
   readonly id: NodeId;
-  /** Told when this node's role or leader changes, as the ready loop learns it. */
-  onLeadership: (l: Leadership) => void = () => {};
-  /** Told of each batch of session keepalives a peer forwards (the node's business). */
-  onKeepalive: (from: NodeId, sessions: string[]) => void = () => {};
 
   private core!: RaftCore;
   private view!: StorageLog;
@@ -205,8 +205,10 @@ export class RaftDriver {
   }
 
   /**
-   * Loads what storage holds (or bootstraps a founder), rebuilds the store and the core, and
-   * starts ticking. Does not wait for a leader: see caughtUp().
+   * Loads what storage holds (or bootstraps a founder), rebuilds the store and the core, takes
+   * over `env.transport.onMessage`, and starts ticking. Does not wait for a leader: see
+   * caughtUp(). The ready loop first runs on a later turn (env.scheduler.soon): whoever started
+   * the driver can set the store's observer before the first entry is applied.
    */
   static async start(env: NodeEnv, options: DriverOptions): Promise<RaftDriver> {
     let decoded: Store | null = null;
@@ -223,6 +225,7 @@ export class RaftDriver {
     const driver = new RaftDriver(env, options, decoded ?? new Store(options));
     driver.positionStore(durable);
     driver.begin(durable);
+    env.transport.onMessage = (from, m) => driver.receive(from, m);
     if (env.storage.openedFull) await driver.disk.enter('it was full when the server started');
     driver.scheduleTick();
     driver.kick();
@@ -435,7 +438,7 @@ export class RaftDriver {
           this.sender.onAck(from, pm);
           return;
         case 'keepalive':
-          this.onKeepalive(from, pm.sessions);
+          if (Array.isArray(pm.sessions)) this.options.onKeepalive?.(from, pm.sessions);
           return;
       }
     } catch (err) {
@@ -504,7 +507,7 @@ export class RaftDriver {
       for (const h of this.held.splice(0)) h.reject(err);
     }
     this.env.log.debug({ node: this.id, role: ss.role, leader: ss.leader, term: this.core.currentTerm }, 'raft role');
-    this.onLeadership({ role: ss.role, leader: ss.leader, term: this.core.currentTerm });
+    this.options.onLeadership?.({ role: ss.role, leader: ss.leader, term: this.core.currentTerm });
     this.probeReady();
   }
 
@@ -531,6 +534,8 @@ export class RaftDriver {
   }
 
   private readFailed(err: unknown): void {
+    // Compacted (or truncated) while the read was on its way: the core asks again, and finds out.
+    if (err instanceof LogCompactedError || err instanceof LogUnavailableError) return;
     // After a failed write, reads fail too until the reopen: that is the write's business.
     if (!this.frozen && !this.writes.failed && !isNoSpaceError(err)) this.die(err);
   }
