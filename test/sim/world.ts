@@ -328,6 +328,8 @@ export class World {
 export class Process {
   alive = true;
   pausedUntil = 0;
+  /** Told once when the process dies (its connections close). */
+  private readonly deathListeners = new Set<() => void>();
 
   constructor(
     readonly world: World,
@@ -338,6 +340,28 @@ export class Process {
     /** Its clock's reading at virtual time 0 (monotonic clocks differ between machines). */
     readonly offset = 0,
   ) {}
+
+  /** Nothing of the process runs for `ms` from now (a GC pause, a frozen VM). */
+  pause(ms: number): void {
+    // On the event queue's microsecond grid, so that what waits for the end runs at the end.
+    const until = Math.ceil((this.world.now + ms) * 1000) / 1000;
+    this.pausedUntil = Math.max(this.pausedUntil, until);
+  }
+
+  /** The process dies: nothing of it runs again, and whoever listened for that hears it now. */
+  kill(): void {
+    if (!this.alive) return;
+    this.alive = false;
+    const listeners = [...this.deathListeners];
+    this.deathListeners.clear();
+    for (const l of listeners) l();
+  }
+
+  /** Calls `fn` when the process dies; returns a function that stops listening. */
+  onDeath(fn: () => void): () => void {
+    this.deathListeners.add(fn);
+    return () => this.deathListeners.delete(fn);
+  }
 
   /** The process's own monotonic clock. */
   now(): number {

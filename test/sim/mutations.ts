@@ -1,0 +1,125 @@
+/**
+ * Planted bugs, to prove the simulator can fail (`npm run sim -- --mutation NAME`). Each one
+ * patches a prototype of the production code for the length of a run (probes.ts's patchMethod)
+ * and is undone after; production code is never edited. README.md records how many seeds each
+ * took to be caught.
+ *
+ * - commit-old-term: a leader commits the highest index a quorum holds whatever its term (Raft
+ *   §5.4.2's rule dropped: the Figure 8 bug).
+ * - vote-before-persist: vote answers leave with the Ready's messages, before the vote is on
+ *   disk, so a crash can make a node vote twice in one term.
+ * - ignore-higher-term: a message from a higher term is handled as if of the node's own term (no
+ *   step-down, no term change).
+ * - skip-log-matching: a follower appends what a leader sends without checking that it holds the
+ *   entry the append follows.
+ * - apply-local-command: a node applies its own proposal's command at the index it was proposed
+ *   at, even when the entry committed there is another leader's.
+ * - stale-expire: the store's stale-expiry check is off (an expire from a deposed leader's term,
+ *   committed late, ends the session anyway).
+ */
+import { RaftCore } from '../../server/consensus/core/core.ts';
+import { RaftLog } from '../../server/consensus/core/log.ts';
+import { committedIndex } from '../../server/consensus/core/quorum.ts';
+import type { Message } from '../../server/consensus/core/messages.ts';
+import type { Ready } from '../../server/consensus/core/ready.ts';
+import { EntryType, type Entry } from '../../server/consensus/core/types.ts';
+import { RaftDriver } from '../../server/consensus/driver.ts';
+import type { Command } from '../../server/store/commands.ts';
+import { Store } from '../../server/store/store.ts';
+import { patchMethod } from './probes.ts';
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- the patches reach private members */
+type Any = any;
+
+export interface Mutation {
+  name: string;
+  what: string;
+  install(): () => void;
+}
+
+export const mutations: Mutation[] = [
+  {
+    name: 'commit-old-term',
+    what: "a leader commits by counting replicas of a previous term's entries",
+    install: () => patchMethod(RaftCore.prototype, 'maybeCommit', () => function (this: Any): boolean {
+      const repl = this.replication;
+      const index = committedIndex(this.config.current().voters, (id: string) => repl.match(id));
+      if (index <= this.log.committed) return false;
+      this.log.commitTo(index);
+      repl.commitMoved();
+      this.onCommitted();
+      return true;
+    } as never),
+  },
+  {
+    name: 'vote-before-persist',
+    what: 'a vote is answered before it is persisted',
+    install: () => patchMethod(RaftCore.prototype, 'ready', (ready) => function (this: Any): Ready {
+      const rd = (ready as (this: Any) => Ready).call(this);
+      const isVote = (m: Message): boolean => m.type === 'vote-resp' || m.type === 'pre-vote-resp';
+      if (!rd.afterWrite.some(isVote)) return rd;
+      return { ...rd, messages: [...rd.messages, ...rd.afterWrite.filter(isVote)], afterWrite: rd.afterWrite.filter((m) => !isVote(m)) };
+    } as never),
+  },
+  {
+    name: 'ignore-higher-term',
+    what: 'a message from a higher term is handled as if of the current term',
+    install: () => patchMethod(RaftCore.prototype, 'acceptHigherTerm', () => function (): boolean {
+      return true;
+    } as never),
+  },
+  {
+    name: 'skip-log-matching',
+    what: 'a follower appends without checking that it holds the entry the new ones follow',
+    // RaftLog.maybeAppend without its first line (the matchTerm check); a gap is still refused,
+    // as storage would refuse it.
+    install: () => patchMethod(RaftLog.prototype, 'maybeAppend', () => function (
+      this: Any, index: number, _logTerm: number, commit: number, entries: Entry[],
+    ) {
+      if (index > this.lastIndex()) return null;
+      const lastNew = index + entries.length;
+      const conflict = this.findConflict(entries);
+      let appendedFrom: number | null = null;
+      if (conflict !== 0) {
+        this.append(entries.slice(conflict - index - 1));
+        appendedFrom = conflict;
+      }
+      this.commitTo(Math.min(commit, lastNew));
+      return { lastNew, appendedFrom };
+    } as never),
+  },
+  {
+    name: 'apply-local-command',
+    what: "a node applies its own proposal's command instead of the entry committed at that index",
+    install: () => installApplyLocal(),
+  },
+  {
+    name: 'stale-expire',
+    what: "the store's stale-expiry check is off",
+    install: () => patchMethod(Store.prototype, 'apply', (apply) => function (this: Any, cmd: Command) {
+      if (cmd.t === 'expire' && cmd.term !== undefined) {
+        const { term: _term, ...rest } = cmd;
+        return (apply as (this: Any, c: Command) => unknown).call(this, rest);
+      }
+      return (apply as (this: Any, c: Command) => unknown).call(this, cmd);
+    } as never),
+  },
+];
+
+/**
+ * The driver's applyEntry, patched: for an entry at an index where this node proposed a command
+ * in another term (so the committed entry is someone else's), it applies its own command.
+ */
+function installApplyLocal(): () => void {
+  return patchMethod(RaftDriver.prototype, 'applyEntry', (applyEntry) => function (this: Any, e: Entry) {
+    const mine = this.proposals?.byIndex?.get(e.index);
+    if (mine !== undefined && mine.term !== e.term && e.type === EntryType.Command) return this.store.apply(mine.cmd);
+    return (applyEntry as (this: Any, e: Entry) => unknown).call(this, e);
+  } as never);
+}
+
+export function installMutation(name: string): () => void {
+  const m = mutations.find((x) => x.name === name);
+  if (m === undefined) throw new Error(`no mutation ${name} (known: ${mutations.map((x) => x.name).join(', ')})`);
+  return m.install();
+}

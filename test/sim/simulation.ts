@@ -1,0 +1,320 @@
+/**
+ * One simulated run, from a seed: the world, a cluster of real nodes, clients, a nemesis that
+ * injects faults, the checker after every event, and the end-of-run checks.
+ *
+ * The seed picks everything (swarm testing, as in TigerBeetle's VOPR and FoundationDB's
+ * simulator): cluster timing, disk and network weather, the workload mix, which kinds of fault
+ * this run injects and how often. A run has two phases:
+ * - chaos: `steps` nemesis steps (about 100 ms of virtual time apart) while clients work;
+ * - the quiet tail: faults stop (links heal, crashed nodes restart, pauses end), clients finish
+ *   what they were doing; then a leader must appear within a bound, every client must complete a
+ *   write and a read, every replica must converge on the same revision, and no request a live
+ *   node took may still be pending. Then the histories are checked for linearizability.
+ */
+import { EntryType } from '../../server/consensus/core/types.ts';
+import { decodeCommand } from '../../server/store/commands.ts';
+import { Store } from '../../server/store/store.ts';
+import { Checker, Violation, type ApplyCommitted } from './checks.ts';
+import { ClientLog, randomWorkload, SimClient, type WorkloadProfile } from './clients.ts';
+import { Cluster, randomCluster, type ClusterProfile } from './cluster.ts';
+import { checkLinearizable, describeOp } from './linearizability.ts';
+import { installMutation } from './mutations.ts';
+import { randomProfile, SimNetwork, type NetworkProfile } from './network.ts';
+import { observeCores } from './probes.ts';
+import { Rng, World } from './world.ts';
+
+export interface SimConfig {
+  seed: number;
+  /** Nemesis steps in the chaos phase (default 40). */
+  steps?: number;
+  /** Cluster size (default: drawn from the seed, 3 or 5). */
+  nodes?: number;
+  /** A planted bug (mutations.ts). */
+  mutation?: string;
+  /** Keep every trace line (for --trace). */
+  traceAll?: boolean;
+  /** No faults at all (a calm run). */
+  calm?: boolean;
+}
+
+export interface SimResult {
+  seed: number;
+  ok: boolean;
+  violation: Violation | null;
+  traceHash: string;
+  events: number;
+  virtualMs: number;
+  wallMs: number;
+  lastEvents: string[];
+  trace: string[] | null;
+  summary: Record<string, unknown>;
+}
+
+/** Which faults this run injects, and how often (relative weights; 0: never). */
+interface Nemesis {
+  crash: number;
+  crashLeader: number;
+  isolate: number;
+  split: number;
+  oneWay: number;
+  heal: number;
+  pause: number;
+  nothing: number;
+}
+
+function randomNemesis(rng: Rng, calm: boolean): Nemesis {
+  if (calm) return { crash: 0, crashLeader: 0, isolate: 0, split: 0, oneWay: 0, heal: 0, pause: 0, nothing: 1 };
+  const on = (p: number, w: number): number => (rng.chance(p) ? w : 0);
+  return {
+    crash: on(0.6, rng.between(1, 3)),
+    crashLeader: on(0.5, rng.between(1, 3)),
+    isolate: on(0.6, rng.between(1, 3)),
+    split: on(0.5, rng.between(1, 2)),
+    oneWay: on(0.4, rng.between(1, 2)),
+    heal: 3,
+    pause: on(0.4, rng.between(1, 2)),
+    nothing: rng.between(2, 8),
+  };
+}
+
+/** The driver's apply path, for the checker's own replica. */
+const applyCommitted: ApplyCommitted = (store, entry) => {
+  if (entry.type === EntryType.Noop) store.apply({ t: 'noop', term: entry.term });
+  else if (entry.type === EntryType.Command) store.apply(decodeCommand(entry.data));
+};
+
+export async function simulate(config: SimConfig): Promise<SimResult> {
+  const started = performance.now();
+  const world = new World(config.seed, { traceAll: config.traceAll ?? false });
+  const rng = world.rng;
+  const clusterProfile: ClusterProfile = randomCluster(rng.fork(), config.nodes);
+  const netProfile: NetworkProfile = randomProfile(rng.fork());
+  const workload: WorkloadProfile = randomWorkload(rng.fork());
+  const nemesis = randomNemesis(rng.fork(), config.calm ?? false);
+  const nemesisRng = rng.fork();
+  const steps = config.steps ?? 40;
+  const maxEvents = 2_000_000;
+
+  const checker = new Checker(() => world.now, {
+    oracle: { store: new Store({ historyRevisions: 1e9, historyBytes: Infinity }), applied: 1, apply: applyCommitted },
+  });
+  const undo: (() => void)[] = [];
+  undo.push(observeCores((core, rd) => checker.coreReady(core, rd)));
+  if (config.mutation !== undefined) undo.push(installMutation(config.mutation));
+
+  const net = new SimNetwork(world, rng.fork(), netProfile);
+  const cluster = new Cluster(world, net, checker, clusterProfile, rng.fork());
+  const log = new ClientLog();
+  const clients: SimClient[] = [];
+  const clientRng = rng.fork();
+  for (let i = 0; i < workload.clients; i++) clients.push(new SimClient(`c${i + 1}`, cluster, clientRng.fork(), workload, log, checker));
+
+  // A runaway guard: work that never lets virtual time move (a loop of soon()s, a retry storm).
+  let sameTimeSince = 0;
+  let sameTimeEvents = 0;
+  const afterEvent = (): string | null => {
+    if (world.now !== sameTimeSince) {
+      sameTimeSince = world.now;
+      sameTimeEvents = 0;
+    } else if (++sameTimeEvents > 20_000) {
+      checker.fail('runaway', `over 20,000 events at virtual time ${world.now} ms without time moving`);
+    }
+    if (world.events > maxEvents) checker.fail('runaway', `over ${maxEvents} events (virtual time ${world.now} ms)`);
+    if (checker.violation === null) checker.poll(cluster.views());
+    return checker.violation === null ? null : 'violation';
+  };
+
+  world.note(`seed ${config.seed} cluster ${JSON.stringify(clusterProfile)} net ${JSON.stringify(netProfile)} workload ${JSON.stringify(workload)} nemesis ${JSON.stringify(nemesis)}`);
+  let outcome = 'running';
+  try {
+    for (const id of cluster.ids) cluster.start(id);
+    const runs = clients.map((c) => c.run().catch((err: unknown) => {
+      checker.fail('client', `${c.name}: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+    }));
+
+    // ---- chaos
+    const stepMs = 100;
+    for (let s = 0; s < steps && checker.violation === null; s++) {
+      outcome = await world.run({ until: world.now + nemesisRng.exp(stepMs), after: afterEvent });
+      if (checker.violation !== null) break;
+      act(nemesisRng, nemesis, cluster, net);
+    }
+
+    // ---- the quiet tail
+    if (checker.violation === null) {
+      net.heal();
+      for (const n of cluster.nodes) {
+        n.clientsCut = false;
+        if (n.process !== null) n.process.pausedUntil = 0;
+      }
+      for (const n of cluster.down()) cluster.restart(n.id);
+      world.note('quiet: faults stop');
+      const quietAt = world.now;
+      for (const c of clients) c.stopped = true;
+      let clientsDone = false;
+      void Promise.all(runs).then(() => {
+        clientsDone = true;
+      });
+      outcome = await world.run({ until: world.now + 3 * workload.opDeadlineMs, after: afterEvent, done: () => clientsDone });
+      if (checker.violation === null && !clientsDone) {
+        checker.fail('liveness', `clients still busy ${world.now - quietAt} ms into the quiet tail: ${clients.filter((c) => c.current !== null).map((c) => `${c.name} ${c.current!.what} since ${c.current!.sinceMs}`).join(', ')}`);
+      }
+      // A leader, within a bound: elections take a few timeouts, restarts replay their logs.
+      const electionMs = clusterProfile.electionTicks * clusterProfile.tickMs;
+      const leaderBound = 20 * electionMs + 2000;
+      if (checker.violation === null) {
+        const leaderSince = world.now;
+        outcome = await world.run({ until: world.now + leaderBound, after: afterEvent, done: () => cluster.leaders().length === 1 && cluster.up().length === cluster.nodes.length });
+        if (checker.violation === null && (cluster.leaders().length !== 1 || cluster.up().length !== cluster.nodes.length)) {
+          checker.fail('liveness', `no single leader with every node up ${world.now - leaderSince} ms after faults stopped (leaders: ${cluster.leaders().join(', ') || 'none'}; up: ${cluster.up().map((n) => n.id).join(', ')})`);
+        }
+      }
+      // Every client makes progress.
+      if (checker.violation === null) {
+        const probes: (string | null)[] = [];
+        let probed = 0;
+        for (const c of clients) {
+          void c.finalProbe(leaderBound).then((r) => {
+            probes.push(r);
+            probed++;
+          });
+        }
+        outcome = await world.run({ until: world.now + leaderBound + workload.opDeadlineMs, after: afterEvent, done: () => probed === clients.length });
+        const stuck = probes.filter((p) => p !== null);
+        if (checker.violation === null && probed < clients.length) checker.fail('liveness', `client probes still running after ${leaderBound} ms`);
+        else if (checker.violation === null && stuck.length > 0) checker.fail('liveness', stuck.join('; '));
+      }
+      // Every replica converges on the same revision.
+      if (checker.violation === null) {
+        const converged = (): boolean => {
+          const revs = cluster.up().map((n) => n.node!.store.rev);
+          return revs.length === cluster.nodes.length && revs.every((r) => r === revs[0]);
+        };
+        outcome = await world.run({ until: world.now + leaderBound, after: afterEvent, done: converged });
+        if (checker.violation === null && !converged()) {
+          checker.fail('liveness', `replicas did not converge: ${cluster.up().map((n) => `${n.id} rev ${n.node!.store.rev}`).join(', ')}`);
+        }
+      }
+      // Nothing a live node took is left hanging.
+      if (checker.violation === null) {
+        for (const r of log.inflight.values()) {
+          if (r.process.alive && world.now - r.sinceMs > 2 * leaderBound) {
+            checker.fail('liveness', `${r.what} still pending after ${world.now - r.sinceMs} ms`);
+            break;
+          }
+        }
+      }
+      if (checker.violation === null) checker.finish();
+    }
+
+    // ---- linearizability
+    let linear: Record<string, unknown> = {};
+    if (checker.violation === null) {
+      const result = checkLinearizable(log.ops, { maxStepsPerKey: 2_000_000 });
+      linear = { keys: result.stats.keys, ops: result.stats.ops, steps: result.stats.steps };
+      if (!result.ok) {
+        if (result.inconclusive) {
+          linear['inconclusive'] = result.key;
+        } else {
+          const meta = log.meta[result.failed.index]!;
+          checker.fail('linearizability', `key ${result.key}: ${describeOp(result.failed.index, result.failed.op)} ` +
+            `(called at ${meta.callMs} ms on ${meta.nodes.join(' → ')}, answered at ${meta.returnMs ?? '?'} ms)\n${result.explanation}`);
+        }
+      }
+    }
+
+    return {
+      seed: config.seed,
+      ok: checker.violation === null,
+      violation: checker.violation,
+      traceHash: world.trace.hash,
+      events: world.events,
+      virtualMs: Math.round(world.now),
+      wallMs: Math.round(performance.now() - started),
+      lastEvents: world.trace.last(60),
+      trace: world.trace.all,
+      summary: {
+        outcome,
+        nodes: clusterProfile.nodes,
+        clients: workload.clients,
+        ...checker.summary,
+        ...log.counts,
+        histories: log.ops.length,
+        ...linear,
+        ...cluster.stats,
+        net: net.stats,
+      },
+    };
+  } finally {
+    for (const u of undo.reverse()) u();
+  }
+}
+
+/** One nemesis step. */
+function act(rng: Rng, n: Nemesis, cluster: Cluster, net: SimNetwork): void {
+  const world = cluster.world;
+  const kinds = Object.entries(n).filter(([, w]) => w > 0) as [keyof Nemesis, number][];
+  const total = kinds.reduce((a, [, w]) => a + w, 0);
+  let x = rng.float() * total;
+  let kind: keyof Nemesis = 'nothing';
+  for (const [k, w] of kinds) {
+    x -= w;
+    if (x < 0) {
+      kind = k;
+      break;
+    }
+  }
+  const ids = cluster.ids;
+  const minority = Math.floor((ids.length - 1) / 2);
+  switch (kind) {
+    case 'crash':
+    case 'crashLeader': {
+      // Mostly keep a majority up; now and then take one more down.
+      const down = cluster.down().length + cluster.nodes.filter((x) => x.state === 'starting').length;
+      if (down >= minority && !rng.chance(0.1)) return;
+      const leaders = cluster.leaders();
+      const up = cluster.up().map((x) => x.id);
+      if (up.length === 0) return;
+      const victim = kind === 'crashLeader' && leaders.length > 0 ? rng.pick(leaders) : rng.pick(up);
+      cluster.crash(victim);
+      const back = rng.exp(300);
+      world.after(back, `restart ${victim}`, () => {
+        if (cluster.get(victim).state === 'down') cluster.restart(victim);
+      });
+      return;
+    }
+    case 'isolate': {
+      const leaders = cluster.leaders();
+      const victim = leaders.length > 0 && rng.chance(0.5) ? rng.pick(leaders) : rng.pick(ids);
+      net.isolate(victim, ids);
+      if (rng.chance(0.5)) cluster.get(victim).clientsCut = true;
+      world.note(`nemesis: isolate ${victim}${cluster.get(victim).clientsCut ? ' (clients too)' : ''}`);
+      return;
+    }
+    case 'split': {
+      const shuffled = rng.sample(ids, ids.length);
+      const k = rng.between(1, ids.length - 1);
+      net.partition([shuffled.slice(0, k), shuffled.slice(k)]);
+      world.note(`nemesis: split ${shuffled.slice(0, k).join(',')} | ${shuffled.slice(k).join(',')}`);
+      return;
+    }
+    case 'oneWay': {
+      const [a, b] = rng.sample(ids, 2);
+      net.cut(a!, b!);
+      world.note(`nemesis: cut ${a} > ${b}`);
+      return;
+    }
+    case 'heal':
+      net.heal();
+      for (const x of cluster.nodes) x.clientsCut = false;
+      world.note('nemesis: heal');
+      return;
+    case 'pause': {
+      const victim = rng.pick(ids);
+      cluster.pause(victim, rng.exp(rng.pick([50, 300, 1500])));
+      return;
+    }
+    case 'nothing':
+      return;
+  }
+}
