@@ -547,6 +547,7 @@ export class RaftDriver {
       if (!this.frozen) {
         this.core.tick();
         this.sender.tick();
+        this.maybeSnapshot();
         this.kick();
       }
       this.reads.tick();
@@ -592,9 +593,13 @@ export class RaftDriver {
     }
     this.reads.appliedTo(this.applied);
     this.view.appliedTo(this.applied);
-    if (!this.disk.noSpace && !this.frozen && !this.stopped) {
-      this.snapshots.maybeTake(this.store, { index: this.applied, term: this.appliedTerm }, this.core.membershipAt(this.applied));
-    }
+    this.maybeSnapshot();
+  }
+
+  /** Takes a snapshot if one is due, or wanted (a member needs one whose bytes are gone). */
+  private maybeSnapshot(): void {
+    if (this.disk.noSpace || this.frozen || this.stopped) return;
+    this.snapshots.maybeTake(this.store, { index: this.applied, term: this.appliedTerm }, this.core.membershipAt(this.applied));
   }
 
   private applyEntry(e: Entry): WriteOutcome {
