@@ -184,6 +184,9 @@ export class RaftDriver {
       ...(options.snapshotCatchUpEntries !== undefined ? { catchUpEntries: options.snapshotCatchUpEntries } : {}),
       hasPeers: () => this.hasPeers(),
       onSnapshotDeferred: options.onSnapshotDeferred,
+      deferred: (err) => {
+        if (this.storageRefuses()) this.writeFailed(err);
+      },
       die: (err) => this.die(err),
     });
     this.sender = new SnapshotSender({
@@ -531,6 +534,19 @@ export class RaftDriver {
       return;
     }
     this.disk.writeFailed(err).catch((e: unknown) => this.die(e));
+  }
+
+  /**
+   * Storage refuses every read and write after a failed write (its snapshot record's, say) until
+   * it is reopened: then the core must not touch it.
+   */
+  private storageRefuses(): boolean {
+    try {
+      this.storage.firstIndex();
+      return false;
+    } catch {
+      return true;
+    }
   }
 
   private readFailed(err: unknown): void {

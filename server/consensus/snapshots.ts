@@ -80,6 +80,11 @@ export interface SnapshotterOptions {
   /** True while the node has peers: keep the latest bytes, and some log before the snapshot. */
   hasPeers(): boolean;
   onSnapshotDeferred?(detail: string): void;
+  /**
+   * A snapshot was given up for want of space (after onSnapshotDeferred): if its record's
+   * batch failed, storage refuses everything until reopened, which is the driver's business.
+   */
+  deferred?(err: unknown): void;
   /** A failure other than a full disk: the process must stop. */
   die(err: unknown): void;
 }
@@ -210,6 +215,7 @@ export class Snapshotter {
     this.cancelRetry = this.scheduler.after(SNAPSHOT_RETRY_AFTER_NOSPACE_MS, () => {
       this.cancelRetry = null;
     });
+    this.options.deferred?.(err);
   }
 
   /** Takes no more snapshots (one being taken finishes: see idle()). */
