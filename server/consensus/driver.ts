@@ -200,7 +200,10 @@ export class RaftDriver {
     this.receiver = new SnapshotReceiver((to, m) => env.transport.send(to, m));
     this.disk = new DiskFull(this.storage, env.scheduler, {
       ...(options.diskCheckIntervalMs !== undefined ? { diskCheckIntervalMs: options.diskCheckIntervalMs } : {}),
-      ...(options.onDiskState !== undefined ? { onDiskState: options.onDiskState } : {}),
+      onDiskState: (state, detail) => {
+        if (state === 'ok') this.snapshots.roomAgain();
+        options.onDiskState?.(state, detail);
+      },
     }, {
       settle: () => this.settle(),
       die: (err) => this.die(err),

@@ -145,12 +145,23 @@ export class Snapshotter {
     return null;
   }
 
-  /** Starts a snapshot if one is due (or wanted) and none is running or held back. */
+  /**
+   * Starts a snapshot if one is due (or wanted) and none is running or held back. Wanted with
+   * nothing applied since the latest snapshot (whose bytes went): the store as it is now is that
+   * snapshot's state, so its bytes are made again, and kept, without a save.
+   */
   maybeTake(store: Store, applied: { index: number; term: number }, membership: Membership): void {
-    if (this.task !== null || this.cancelRetry !== null || this.stopped || applied.index <= this.latestIndex) return;
+    if (this.task !== null || this.cancelRetry !== null || this.stopped || applied.index < this.latestIndex) return;
+    const meta = { index: applied.index, term: applied.term, membership };
+    if (applied.index === this.latestIndex) {
+      if (!this.wanted || this.latest !== null) return;
+      this.wanted = false;
+      this.take(store, meta, false);
+      return;
+    }
     if (!this.wanted && applied.index - this.latestIndex < this.options.snapshotEveryEntries) return;
     this.wanted = false;
-    this.take(store, { index: applied.index, term: applied.term, membership });
+    this.take(store, meta, true);
   }
 
   /**
@@ -158,7 +169,7 @@ export class Snapshotter {
    * taken at once, its files are packed a slice per turn, then it is saved and the log before it
    * dropped.
    */
-  private take(store: Store, meta: SnapshotMeta): void {
+  private take(store: Store, meta: SnapshotMeta, save: boolean): void {
     const capture = store.captureSnapshot();
     const turn = () => new Promise<void>((r) => this.scheduler.soon(r));
     this.task = (async () => {
@@ -184,7 +195,8 @@ export class Snapshotter {
       } finally {
         capture.finish();
       }
-      await this.exclusive(() => this.save(meta, record));
+      if (save) await this.exclusive(() => this.save(meta, record));
+      else if (meta.index === this.latestIndex) this.latest = record;
     })().catch((err) => this.failed(meta.index, err)).finally(() => {
       this.task = null;
     });
@@ -216,6 +228,12 @@ export class Snapshotter {
       this.cancelRetry = null;
     });
     this.options.deferred?.(err);
+  }
+
+  /** The disk has room again: the wait after a snapshot given up for want of space is over. */
+  roomAgain(): void {
+    this.cancelRetry?.();
+    this.cancelRetry = null;
   }
 
   /** Takes no more snapshots (one being taken finishes: see idle()). */

@@ -232,6 +232,22 @@ describe('three nodes in one process', { timeout: 30_000 }, () => {
     expect(c.fatal).toEqual([]);
   });
 
+  it('a single node grows into a cluster: its first joiner gets a snapshot made for it', async () => {
+    const c = new Cluster(['n1'], { snapshotEveryEntries: 5 });
+    const solo = await c.start('n1');
+    await c.leader();
+    for (let i = 0; i < 12; i++) await solo.propose(set(`/g/${i}`, `v${i}`));
+    // A single node keeps no snapshot bytes; the joiner needs them.
+    await c.start('n2', []);
+    expect(await solo.changeMembership({ op: 'add-learner', node: 'n2' })).toMatchObject({ ok: true });
+    await converged(c, ['/g/0', '/g/11']);
+    expect(value(c.node('n2'), '/g/11')).toBe('v11');
+    expect(await solo.changeMembership({ op: 'promote', node: 'n2' })).toMatchObject({ ok: true });
+    expect(await solo.propose(set('/g/after', 'x'))).toMatchObject({ ok: true });
+    await converged(c, ['/g/after']);
+    expect(c.fatal).toEqual([]);
+  });
+
   it('keeps a session alive through keepalives sent to a follower, and expires it on the leader when they stop', async () => {
     const c = new Cluster(['n1', 'n2', 'n3']);
     await Promise.all(['n1', 'n2', 'n3'].map((id) => c.start(id)));
