@@ -64,6 +64,18 @@ function entryDigest(e: Entry): string {
   return `${e.type}:${e.data.byteLength}:${fnv(e.data).toString(16)}`;
 }
 
+/**
+ * The term a core has at `index`, or undefined. Guarded: it may read the node's storage, which
+ * throws after a failed write until it is reopened, and the checker must never disturb a node.
+ */
+function termAt(core: RaftCore, index: number): number | undefined {
+  try {
+    return core.logTerm(index);
+  } catch {
+    return undefined;
+  }
+}
+
 function describeEntry(e: Entry): string {
   if (e.type === EntryType.Noop) return `noop@${e.term}`;
   if (e.type === EntryType.Config) return `config@${e.term}`;
@@ -133,7 +145,8 @@ export class Checker implements ClientObserver {
   /** The checker's own replica: the committed log replayed in order. */
   private oracle: Store | null = null;
   private oracleIndex: number;
-  private oracleMaxTerm = 0;
+  /** The term of the last leader no-op the oracle applied. */
+  private oracleNoopTerm = 0;
   /** Reported, not failed: a restarted node's store came back below where it was. */
   restartRegressions = 0;
   readonly stats = { leaders: 0, committed: 0, revisions: 0, acked: 0, lockGrants: 0, guardedWrites: 0, expiries: 0, staleExpiriesIgnored: 0 };
@@ -168,7 +181,10 @@ export class Checker implements ClientObserver {
     n.core = core;
     if (rd.softState?.role === 'leader') this.newLeader(id, core);
     if (rd.snapshot !== null) n.applied = rd.snapshot.index;
-    for (const e of rd.entries) this.logEntry(id, core, e);
+    for (let k = 0; k < rd.entries.length; k++) {
+      const e = rd.entries[k]!;
+      this.logEntry(id, e, k > 0 ? rd.entries[k - 1]!.term : e.index > 1 ? termAt(core, e.index - 1) : 0);
+    }
     for (const e of rd.committed) this.appliedEntry(id, n, e);
   }
 
@@ -182,11 +198,16 @@ export class Checker implements ClientObserver {
     if (other === undefined) this.stats.leaders++;
     this.leaders.set(term, id);
     // Leader completeness: every entry committed so far is in the new leader's log.
-    const last = core.status().lastIndex;
+    let last: number;
+    try {
+      last = core.status().lastIndex;
+    } catch {
+      return;
+    }
     for (let i = this.maxCommitted; i >= 1; i--) {
       const c = this.committed.get(i);
       if (c === undefined) continue;
-      const t = core.logTerm(i);
+      const t = termAt(core, i);
       if (t === undefined) {
         if (i > last) this.fail('leader-completeness', `${id} leads term ${term} with its log ending at ${last}, but ${i} is committed (${c.text})`);
         return; // compacted: so is everything before it
@@ -198,10 +219,9 @@ export class Checker implements ClientObserver {
     }
   }
 
-  private logEntry(id: string, core: RaftCore, e: Entry): void {
+  private logEntry(id: string, e: Entry, prevTerm: number | undefined): void {
     const key = `${e.index}:${e.term}`;
     const digest = entryDigest(e);
-    const prevTerm = e.index > 1 ? core.logTerm(e.index - 1) : 0;
     const seen = this.entries.get(key);
     if (seen === undefined) {
       this.entries.set(key, { digest, prevTerm, node: id });
@@ -261,19 +281,21 @@ export class Checker implements ClientObserver {
       if (cmd !== null && cmd.t === 'txn') mayDelete = new Set(cmd.ops.filter((op) => op.op === 'del').map((op) => op.path));
       if (cmd !== null && (cmd.t === 'expire' || cmd.t === 'close')) mayDelete = new Set(store.session(cmd.sid)?.ephemerals ?? []);
       const sessionBefore = cmd !== null && cmd.t === 'expire' ? store.session(cmd.sid) : undefined;
-      const stale = entry.term < this.oracleMaxTerm;
+      // Decided in an older term than a leader no-op already applied: a deposed leader's word
+      // (the log's terms never fall, so only a stamp older than its entry can be stale).
+      const stale = cmd !== null && cmd.t === 'expire' && (cmd.term ?? entry.term) < this.oracleNoopTerm;
       o.apply(store, entry);
       if (cmd !== null && cmd.t === 'expire' && sessionBefore !== undefined) {
         if (store.session(cmd.sid) === undefined) {
           this.stats.expiries++;
           if (stale) {
-            this.fail('stale-expiry', `session ${cmd.sid} expired by entry ${entry.index} of term ${entry.term}, after the log reached term ${this.oracleMaxTerm}: a stale leader's expiry took effect`);
+            this.fail('stale-expiry', `session ${cmd.sid} expired by entry ${entry.index}, decided in term ${cmd.term ?? entry.term}, after a leader no-op of term ${this.oracleNoopTerm}: a stale leader's expiry took effect`);
           }
         } else if (stale) {
           this.stats.staleExpiriesIgnored++;
         }
       }
-      if (entry.term > this.oracleMaxTerm) this.oracleMaxTerm = entry.term;
+      if (entry.type === EntryType.Noop && entry.term > this.oracleNoopTerm) this.oracleNoopTerm = entry.term;
       for (let r = before + 1; r <= store.rev; r++) {
         for (const ev of store.eventsAt(r)) {
           if (ev.kind === 'delete' && !mayDelete.has(ev.path)) {

@@ -24,6 +24,7 @@ import type { Message } from '../../server/consensus/core/messages.ts';
 import type { Ready } from '../../server/consensus/core/ready.ts';
 import { EntryType, type Entry } from '../../server/consensus/core/types.ts';
 import { RaftDriver } from '../../server/consensus/driver.ts';
+import { Proposals } from '../../server/consensus/proposals.ts';
 import type { Command } from '../../server/store/commands.ts';
 import { Store } from '../../server/store/store.ts';
 import { patchMethod } from './probes.ts';
@@ -107,15 +108,30 @@ export const mutations: Mutation[] = [
 ];
 
 /**
- * The driver's applyEntry, patched: for an entry at an index where this node proposed a command
- * in another term (so the committed entry is someone else's), it applies its own command.
+ * Every command a node proposes is remembered by index (the driver's own bookkeeping forgets a
+ * proposal whose entry is overwritten, so it never reaches apply), and the driver's applyEntry,
+ * patched, applies that command instead of the entry committed there when the entry's term is
+ * not the proposal's: the entry at that index changed, and the node applies its local command.
  */
 function installApplyLocal(): () => void {
-  return patchMethod(RaftDriver.prototype, 'applyEntry', (applyEntry) => function (this: Any, e: Entry) {
-    const mine = this.proposals?.byIndex?.get(e.index);
-    if (mine !== undefined && mine.term !== e.term && e.type === EntryType.Command) return this.store.apply(mine.cmd);
+  const mine = new WeakMap<object, Map<number, { term: number; cmd: Command }>>();
+  const undoAdd = patchMethod(Proposals.prototype, 'add', (add) => function (this: Any, index: number, term: number, cmd: Command) {
+    let byIndex = mine.get(this);
+    if (byIndex === undefined) mine.set(this, (byIndex = new Map()));
+    byIndex.set(index, { term, cmd });
+    return (add as (this: Any, i: number, t: number, c: Command) => unknown).call(this, index, term, cmd);
+  } as never);
+  const undoApply = patchMethod(RaftDriver.prototype, 'applyEntry', (applyEntry) => function (this: Any, e: Entry) {
+    const byIndex = mine.get(this.proposals);
+    const p = byIndex?.get(e.index);
+    byIndex?.delete(e.index);
+    if (p !== undefined && p.term !== e.term && e.type === EntryType.Command && p.cmd.t !== 'noop') return this.store.apply(p.cmd);
     return (applyEntry as (this: Any, e: Entry) => unknown).call(this, e);
   } as never);
+  return () => {
+    undoApply();
+    undoAdd();
+  };
 }
 
 export function installMutation(name: string): () => void {

@@ -9,6 +9,7 @@
  *   --nodes N           cluster size (default: 3 or 5, from the seed)
  *   --mutation NAME     plant a bug (mutations.ts); a sweep stops at the first seed that catches it
  *   --jobs N            sweep with N worker threads (default 1)
+ *   --avoid A,B         leave parts of the swarm out: disk-full, single-node, membership, crash
  *   --calm              no faults
  *   --trace             print every event of a --seed run
  *   --keep-going        with --mutation: do not stop at the first failure
@@ -18,7 +19,7 @@
  */
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { mutations } from './mutations.ts';
-import { simulate, type SimConfig, type SimResult } from './simulation.ts';
+import { avoidable, simulate, type Avoidable, type SimConfig, type SimResult } from './simulation.ts';
 
 interface Args {
   seed?: number;
@@ -27,6 +28,7 @@ interface Args {
   steps?: number;
   nodes?: number;
   mutation?: string;
+  avoid: Avoidable[];
   jobs: number;
   calm: boolean;
   trace: boolean;
@@ -34,13 +36,13 @@ interface Args {
 }
 
 function usage(msg: string): never {
-  console.error(`sim: ${msg}\nusage: npm run sim -- --seed S | --runs N [--from S] [--steps N] [--nodes N] [--mutation NAME] [--jobs N] [--calm] [--trace]`);
+  console.error(`sim: ${msg}\nusage: npm run sim -- --seed S | --runs N [--from S] [--steps N] [--nodes N] [--mutation NAME] [--avoid A,B] [--jobs N] [--calm] [--trace]`);
   console.error(`mutations: ${mutations.map((m) => m.name).join(', ')}`);
   process.exit(2);
 }
 
 function parse(argv: string[]): Args {
-  const a: Args = { from: 1, jobs: 1, calm: false, trace: false, keepGoing: false };
+  const a: Args = { from: 1, jobs: 1, avoid: [], calm: false, trace: false, keepGoing: false };
   const num = (i: number): number => {
     const v = Number(argv[i]);
     if (!Number.isInteger(v) || v < 0) usage(`${argv[i - 1]} needs a whole number, got ${argv[i] ?? 'nothing'}`);
@@ -55,6 +57,12 @@ function parse(argv: string[]): Args {
       case '--nodes': a.nodes = num(++i); break;
       case '--jobs': a.jobs = Math.max(1, num(++i)); break;
       case '--mutation': a.mutation = argv[++i]; break;
+      case '--avoid':
+        for (const x of (argv[++i] ?? '').split(',')) {
+          if (!avoidable.includes(x as Avoidable)) usage(`--avoid takes ${avoidable.join(', ')}; got ${x}`);
+          a.avoid.push(x as Avoidable);
+        }
+        break;
       case '--calm': a.calm = true; break;
       case '--trace': a.trace = true; break;
       case '--keep-going': a.keepGoing = true; break;
@@ -69,6 +77,7 @@ function parse(argv: string[]): Args {
 
 /** Makes a simulated run fail loudly if anything reads real time or real randomness. */
 function guardDeterminism(): void {
+  Error.stackTraceLimit = 40;
   const forbid = (what: string) => (): never => {
     throw new Error(`${what} called during a simulation: simulated code must use the injected clock, scheduler and random source`);
   };
@@ -84,6 +93,7 @@ function config(a: Args, seed: number): SimConfig {
     ...(a.steps !== undefined ? { steps: a.steps } : {}),
     ...(a.nodes !== undefined ? { nodes: a.nodes } : {}),
     ...(a.mutation !== undefined ? { mutation: a.mutation } : {}),
+    ...(a.avoid.length > 0 ? { avoid: a.avoid } : {}),
     calm: a.calm,
     traceAll: a.trace,
   };
@@ -101,6 +111,8 @@ function report(r: SimResult): void {
   if (r.violation !== null) {
     console.log(`\nviolation at ${r.violation.atMs} ms: ${r.violation.message}\n\nlast events:`);
     for (const line of r.lastEvents) console.log(`  ${line}`);
+    console.log('\nnodes at the end:');
+    for (const line of r.nodes) console.log(`  ${line}`);
   }
   console.log(`trace hash ${r.traceHash}`);
 }
@@ -113,9 +125,21 @@ interface Brief {
   events: number;
   wallMs: number;
   hash: string;
+  /** With a mutation: the seed fails without it too (so it does not count as catching it). */
+  failsUnmutated?: boolean;
 }
 
 const brief = (r: SimResult): Brief => ({ seed: r.seed, ok: r.ok, line: firstLine(r), events: r.events, wallMs: r.wallMs, hash: r.traceHash });
+
+/** Runs one seed; a failure under a mutation is run again without it, to tell the two apart. */
+async function runOne(a: Args, seed: number): Promise<Brief> {
+  const b = brief(await simulate(config(a, seed)));
+  if (!b.ok && a.mutation !== undefined) {
+    const plain = await simulate(config({ ...a, mutation: undefined }, seed));
+    if (!plain.ok) b.failsUnmutated = true;
+  }
+  return b;
+}
 
 /** A worker thread runs this file too, with tsx's loader registered in it first. */
 const workerBoot = `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))})` +
@@ -134,7 +158,9 @@ async function sweep(a: Args): Promise<number> {
   const take = (b: Brief): void => {
     done++;
     events += b.events;
-    if (!b.ok) {
+    if (!b.ok && b.failsUnmutated === true) {
+      console.log(`seed ${b.seed} fails without the mutation too (not counted): ${b.line}`);
+    } else if (!b.ok) {
       failures.push(b);
       console.log(`seed ${b.seed} FAILED: ${b.line}`);
       if (stopAtFirst) stop = true;
@@ -146,7 +172,7 @@ async function sweep(a: Args): Promise<number> {
   };
   if (a.jobs <= 1) {
     guardDeterminism();
-    while (next < end && !stop) take(brief(await simulate(config(a, next++))));
+    while (next < end && !stop) take(await runOne(a, next++));
   } else {
     await Promise.all(Array.from({ length: a.jobs }, () => new Promise<void>((resolve, reject) => {
       const w = new Worker(workerBoot, { eval: true, workerData: a });
@@ -168,7 +194,11 @@ async function sweep(a: Args): Promise<number> {
   if (failures.length > 0) {
     console.log('failing seeds:');
     for (const f of failures.sort((x, y) => x.seed - y.seed)) console.log(`  ${f.seed}: ${f.line}`);
-    console.log(`replay one: npm run sim -- --seed ${failures[0]!.seed}${a.mutation !== undefined ? ` --mutation ${a.mutation}` : ''}${a.steps !== undefined ? ` --steps ${a.steps}` : ''}${a.nodes !== undefined ? ` --nodes ${a.nodes}` : ''}`);
+    const flags = [
+      a.mutation !== undefined ? `--mutation ${a.mutation}` : '', a.steps !== undefined ? `--steps ${a.steps}` : '',
+      a.nodes !== undefined ? `--nodes ${a.nodes}` : '', a.avoid.length > 0 ? `--avoid ${a.avoid.join(',')}` : '',
+    ].filter((f) => f !== '').join(' ');
+    console.log(`replay one: npm run sim -- --seed ${failures[0]!.seed}${flags === '' ? '' : ` ${flags}`}`);
   }
   return failures.length > 0 ? 1 : 0;
 }
@@ -177,7 +207,7 @@ if (!isMainThread) {
   const a = workerData as Args;
   guardDeterminism();
   parentPort!.on('message', (seed: number) => {
-    void simulate(config(a, seed)).then((r) => parentPort!.postMessage(brief(r)));
+    void runOne(a, seed).then((b) => parentPort!.postMessage(b));
   });
 } else {
   const a = parse(process.argv.slice(2));

@@ -35,7 +35,15 @@ export interface SimConfig {
   traceAll?: boolean;
   /** No faults at all (a calm run). */
   calm?: boolean;
+  /**
+   * Parts of the swarm to leave out (the seed's other choices stay as they are): 'disk-full'
+   * faults, 'single-node' clusters (3 founders instead), 'membership' changes, 'crash' faults.
+   */
+  avoid?: readonly Avoidable[];
 }
+
+export type Avoidable = 'disk-full' | 'single-node' | 'membership' | 'crash';
+export const avoidable: readonly Avoidable[] = ['disk-full', 'single-node', 'membership', 'crash'];
 
 export interface SimResult {
   seed: number;
@@ -46,6 +54,8 @@ export interface SimResult {
   virtualMs: number;
   wallMs: number;
   lastEvents: string[];
+  /** Each node at the end: its role, term, log and store positions, and (a leader's) progress. */
+  nodes: string[];
   trace: string[] | null;
   summary: Record<string, unknown>;
 }
@@ -59,11 +69,14 @@ interface Nemesis {
   oneWay: number;
   heal: number;
   pause: number;
+  diskFull: number;
+  member: number;
+  transfer: number;
   nothing: number;
 }
 
 function randomNemesis(rng: Rng, calm: boolean): Nemesis {
-  if (calm) return { crash: 0, crashLeader: 0, isolate: 0, split: 0, oneWay: 0, heal: 0, pause: 0, nothing: 1 };
+  if (calm) return { crash: 0, crashLeader: 0, isolate: 0, split: 0, oneWay: 0, heal: 0, pause: 0, diskFull: 0, member: 0, transfer: 0, nothing: 1 };
   const on = (p: number, w: number): number => (rng.chance(p) ? w : 0);
   return {
     crash: on(0.6, rng.between(1, 3)),
@@ -73,6 +86,9 @@ function randomNemesis(rng: Rng, calm: boolean): Nemesis {
     oneWay: on(0.4, rng.between(1, 2)),
     heal: 3,
     pause: on(0.4, rng.between(1, 2)),
+    diskFull: on(0.25, 1),
+    member: on(0.3, rng.between(1, 3)),
+    transfer: on(0.3, rng.between(1, 2)),
     nothing: rng.between(2, 8),
   };
 }
@@ -87,10 +103,16 @@ export async function simulate(config: SimConfig): Promise<SimResult> {
   const started = performance.now();
   const world = new World(config.seed, { traceAll: config.traceAll ?? false });
   const rng = world.rng;
+  const avoid = new Set(config.avoid ?? []);
   const clusterProfile: ClusterProfile = randomCluster(rng.fork(), config.nodes);
+  if (avoid.has('single-node') && clusterProfile.nodes === 1) clusterProfile.nodes = 3;
+  if (avoid.has('crash')) clusterProfile.crashInSync = 0;
   const netProfile: NetworkProfile = randomProfile(rng.fork());
   const workload: WorkloadProfile = randomWorkload(rng.fork());
   const nemesis = randomNemesis(rng.fork(), config.calm ?? false);
+  if (avoid.has('disk-full')) nemesis.diskFull = 0;
+  if (avoid.has('membership')) nemesis.member = 0;
+  if (avoid.has('crash')) nemesis.crash = nemesis.crashLeader = 0;
   const nemesisRng = rng.fork();
   const steps = config.steps ?? 40;
   const maxEvents = 2_000_000;
@@ -145,7 +167,8 @@ export async function simulate(config: SimConfig): Promise<SimResult> {
       net.heal();
       for (const n of cluster.nodes) {
         n.clientsCut = false;
-        if (n.process !== null) n.process.pausedUntil = 0;
+        cluster.diskFreed(n.id);
+        n.process?.resume();
       }
       for (const n of cluster.down()) cluster.restart(n.id);
       world.note('quiet: faults stop');
@@ -164,10 +187,14 @@ export async function simulate(config: SimConfig): Promise<SimResult> {
       const leaderBound = 20 * electionMs + 2000;
       if (checker.violation === null) {
         const leaderSince = world.now;
-        outcome = await world.run({ until: world.now + leaderBound, after: afterEvent, done: () => cluster.leaders().length === 1 && cluster.up().length === cluster.nodes.length });
-        if (checker.violation === null && (cluster.leaders().length !== 1 || cluster.up().length !== cluster.nodes.length)) {
+        const settled = (): boolean => cluster.leaders().length === 1 && cluster.down().length === 0 && cluster.live().every((n) => n.state === 'up');
+        outcome = await world.run({ until: world.now + leaderBound, after: afterEvent, done: settled });
+        if (checker.violation === null && !settled()) {
           checker.fail('liveness', `no single leader with every node up ${world.now - leaderSince} ms after faults stopped (leaders: ${cluster.leaders().join(', ') || 'none'}; up: ${cluster.up().map((n) => n.id).join(', ')})`);
         }
+        // Nodes that joined but never became members (their change was refused) leave now.
+        const m = cluster.membership();
+        if (m !== null) for (const n of cluster.live()) if (!m.voters.includes(n.id) && !m.learners.includes(n.id)) cluster.retire(n.id);
       }
       // Every client makes progress.
       if (checker.violation === null) {
@@ -187,12 +214,12 @@ export async function simulate(config: SimConfig): Promise<SimResult> {
       // Every replica converges on the same revision.
       if (checker.violation === null) {
         const converged = (): boolean => {
-          const revs = cluster.up().map((n) => n.node!.store.rev);
-          return revs.length === cluster.nodes.length && revs.every((r) => r === revs[0]);
+          const revs = cluster.live().map((n) => (n.state === 'up' ? n.node!.store.rev : -1));
+          return revs.every((r) => r === revs[0] && r >= 0);
         };
         outcome = await world.run({ until: world.now + leaderBound, after: afterEvent, done: converged });
         if (checker.violation === null && !converged()) {
-          checker.fail('liveness', `replicas did not converge: ${cluster.up().map((n) => `${n.id} rev ${n.node!.store.rev}`).join(', ')}`);
+          checker.fail('liveness', `replicas did not converge: ${cluster.live().map((n) => `${n.id} ${n.state === 'up' ? `rev ${n.node!.store.rev}` : n.state}`).join(', ')}`);
         }
       }
       // Nothing a live node took is left hanging.
@@ -232,6 +259,7 @@ export async function simulate(config: SimConfig): Promise<SimResult> {
       virtualMs: Math.round(world.now),
       wallMs: Math.round(performance.now() - started),
       lastEvents: world.trace.last(60),
+      nodes: describeNodes(cluster),
       trace: world.trace.all,
       summary: {
         outcome,
@@ -248,6 +276,23 @@ export async function simulate(config: SimConfig): Promise<SimResult> {
   } finally {
     for (const u of undo.reverse()) u();
   }
+}
+
+function describeNodes(cluster: Cluster): string[] {
+  return cluster.nodes.map((n) => {
+    if (n.state !== 'up') return `${n.id}: ${n.retired ? 'retired' : n.state}`;
+    try {
+      const s = n.node!.status();
+      const progress = s.progress === null ? '' : ` progress ${Object.entries(s.progress)
+        .map(([id, p]) => `${id}:${p.state} match ${p.match} next ${p.next}${p.recentActive ? '' : ' inactive'}`).join(', ')}`;
+      return `${n.id}#${n.incarnation}: ${s.role} term ${s.term} leader ${s.leader ?? '-'} commit ${s.commit} applied ${s.applied} ` +
+        `last ${s.lastIndex} persisted ${s.persisted} rev ${s.rev} disk ${s.disk} voters ${s.membership.voters.join(',')}` +
+        `${s.membership.learners.length > 0 ? ` learners ${s.membership.learners.join(',')}` : ''}` +
+        `${s.transferee !== null ? ` transferring to ${s.transferee}` : ''}${progress}`;
+    } catch (err) {
+      return `${n.id}: status failed: ${(err as Error).message}`;
+    }
+  });
 }
 
 /** One nemesis step. */
@@ -270,17 +315,14 @@ function act(rng: Rng, n: Nemesis, cluster: Cluster, net: SimNetwork): void {
     case 'crash':
     case 'crashLeader': {
       // Mostly keep a majority up; now and then take one more down.
-      const down = cluster.down().length + cluster.nodes.filter((x) => x.state === 'starting').length;
+      const down = cluster.live().filter((x) => x.state !== 'up').length;
       if (down >= minority && !rng.chance(0.1)) return;
       const leaders = cluster.leaders();
       const up = cluster.up().map((x) => x.id);
       if (up.length === 0) return;
       const victim = kind === 'crashLeader' && leaders.length > 0 ? rng.pick(leaders) : rng.pick(up);
       cluster.crash(victim);
-      const back = rng.exp(300);
-      world.after(back, `restart ${victim}`, () => {
-        if (cluster.get(victim).state === 'down') cluster.restart(victim);
-      });
+      cluster.restartLater(victim, rng.pick([cluster.profile.restartMs, 300]));
       return;
     }
     case 'isolate': {
@@ -292,6 +334,7 @@ function act(rng: Rng, n: Nemesis, cluster: Cluster, net: SimNetwork): void {
       return;
     }
     case 'split': {
+      if (ids.length < 2) return;
       const shuffled = rng.sample(ids, ids.length);
       const k = rng.between(1, ids.length - 1);
       net.partition([shuffled.slice(0, k), shuffled.slice(k)]);
@@ -299,6 +342,7 @@ function act(rng: Rng, n: Nemesis, cluster: Cluster, net: SimNetwork): void {
       return;
     }
     case 'oneWay': {
+      if (ids.length < 2) return;
       const [a, b] = rng.sample(ids, 2);
       net.cut(a!, b!);
       world.note(`nemesis: cut ${a} > ${b}`);
@@ -312,6 +356,32 @@ function act(rng: Rng, n: Nemesis, cluster: Cluster, net: SimNetwork): void {
     case 'pause': {
       const victim = rng.pick(ids);
       cluster.pause(victim, rng.exp(rng.pick([50, 300, 1500])));
+      return;
+    }
+    case 'diskFull': {
+      const victim = rng.pick(ids);
+      cluster.diskFull(victim, rng.pick(['nospace-before', 'nospace-after', 'nospace-torn'] as const));
+      world.after(rng.exp(500), `${victim} disk freed`, () => cluster.diskFreed(victim));
+      return;
+    }
+    case 'member': {
+      const m = cluster.membership();
+      if (m === null) return;
+      if (m.learners.length > 0 && rng.chance(0.7)) {
+        cluster.promote(rng.pick(m.learners));
+      } else if (m.voters.length + m.learners.length < 5 && cluster.nodes.length < cluster.founders.length + 6 && rng.chance(0.6)) {
+        cluster.join();
+      } else if (m.voters.length > 3 || (m.voters.length > 1 && rng.chance(0.2))) {
+        cluster.remove(rng.pick(m.voters));
+      }
+      return;
+    }
+    case 'transfer': {
+      const m = cluster.membership();
+      const leader = cluster.leaders()[0];
+      if (m === null || leader === undefined) return;
+      const others = m.voters.filter((v) => v !== leader);
+      if (others.length > 0) cluster.transfer(rng.pick(others));
       return;
     }
     case 'nothing':

@@ -69,6 +69,22 @@ describe('World', () => {
     expect(seen).toHaveLength(2);
   });
 
+  it('runs what came due during a pause, in order, when the pause is cut short', async () => {
+    const w = new World(1);
+    const p = new Process(w, 'n1');
+    const seen: string[] = [];
+    p.pause(1000);
+    p.scheduler().after(10, () => seen.push(`a at ${w.now}`));
+    p.scheduler().after(20, () => seen.push(`b at ${w.now}`));
+    const cancel = p.scheduler().after(25, () => seen.push('cancelled'));
+    w.at(30, 'resume', () => {
+      cancel();
+      p.resume();
+    });
+    await w.run({ until: 2000 });
+    expect(seen).toEqual(['a at 30', 'b at 30']);
+  });
+
   it('gives a drifting clock its own time and timers', async () => {
     const w = new World(1);
     const fast = new Process(w, 'n1', 2, 1000);

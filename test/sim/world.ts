@@ -302,7 +302,7 @@ export class World {
       const e = this.queue.peek();
       if (e === undefined) return 'idle';
       if (e.time > limits.until) {
-        this.now = Math.max(this.now, limits.until);
+        this.now = Math.max(this.now, Math.round(limits.until * 1000) / 1000);
         return 'until';
       }
       if (n++ >= maxEvents) return 'max-events';
@@ -330,6 +330,9 @@ export class Process {
   pausedUntil = 0;
   /** Told once when the process dies (its connections close). */
   private readonly deathListeners = new Set<() => void>();
+  /** What came due while paused, in the order it came due. */
+  private deferred: { label: string; fn: () => void; setCancel: (c: () => void) => void; cancelled: boolean }[] = [];
+  private cancelWake: (() => void) | null = null;
 
   constructor(
     readonly world: World,
@@ -341,17 +344,52 @@ export class Process {
     readonly offset = 0,
   ) {}
 
+  get paused(): boolean {
+    return this.pausedUntil > this.world.now;
+  }
+
   /** Nothing of the process runs for `ms` from now (a GC pause, a frozen VM). */
   pause(ms: number): void {
     // On the event queue's microsecond grid, so that what waits for the end runs at the end.
     const until = Math.ceil((this.world.now + ms) * 1000) / 1000;
     this.pausedUntil = Math.max(this.pausedUntil, until);
+    if (this.deferred.length > 0) this.scheduleWake();
+  }
+
+  /** Ends a pause now: what came due meanwhile runs, in order. */
+  resume(): void {
+    this.pausedUntil = 0;
+    if (this.deferred.length > 0) this.scheduleWake();
+  }
+
+  private scheduleWake(): void {
+    this.cancelWake?.();
+    this.cancelWake = this.world.at(Math.max(this.pausedUntil, this.world.now), `${this.name} wakes`, () => {
+      this.cancelWake = null;
+      this.wake();
+    });
+  }
+
+  /** Each callback that came due while paused becomes its own event, now, in the order it came due. */
+  private wake(): void {
+    if (!this.alive) return;
+    if (this.paused) {
+      this.scheduleWake();
+      return;
+    }
+    const due = this.deferred;
+    this.deferred = [];
+    for (const d of due) {
+      if (!d.cancelled) d.setCancel(this.world.at(this.world.now, d.label, () => this.run(d.label, d.fn, d.setCancel)));
+    }
   }
 
   /** The process dies: nothing of it runs again, and whoever listened for that hears it now. */
   kill(): void {
     if (!this.alive) return;
     this.alive = false;
+    this.deferred = [];
+    this.cancelWake?.();
     const listeners = [...this.deathListeners];
     this.deathListeners.clear();
     for (const l of listeners) l();
@@ -370,7 +408,7 @@ export class Process {
 
   /**
    * Runs `fn` at virtual time `time` if the process is still alive then; if it is paused then,
-   * when the pause ends (in the order the callbacks were due).
+   * when the pause ends (in the order the callbacks came due).
    */
   at(time: number, label: string, fn: () => void): () => void {
     let cancel = this.world.at(time, label, () => this.run(label, fn, setCancel));
@@ -387,8 +425,13 @@ export class Process {
 
   private run(label: string, fn: () => void, setCancel: (c: () => void) => void): void {
     if (!this.alive) return;
-    if (this.pausedUntil > this.world.now) {
-      setCancel(this.world.at(this.pausedUntil, label, () => this.run(label, fn, setCancel)));
+    if (this.paused) {
+      const d = { label, fn, setCancel, cancelled: false };
+      this.deferred.push(d);
+      setCancel(() => {
+        d.cancelled = true;
+      });
+      if (this.cancelWake === null) this.scheduleWake();
       return;
     }
     fn();
