@@ -87,7 +87,8 @@ class Cluster {
       historyRevisions: 1000,
       snapshotEveryEntries: 1_000_000,
       tickMs: 10,
-      electionTicks: 10,
+      // Elections after 300-600 ms of silence: a loaded test machine does not depose leaders.
+      electionTicks: 30,
       heartbeatTicks: 1,
       sessionCheckIntervalMs: 10,
       onFatal: (err) => this.fatal.push(err),
