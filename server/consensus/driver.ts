@@ -170,6 +170,9 @@ export class RaftDriver {
     this.writes = new WriteQueue(this.storage, {
       install: (i) => this.saveInstalled(i),
       done: (w) => this.persisted(w),
+      // What the writes made committable is applied now, not a turn later: a client's write
+      // is answered as soon as its fsync returns.
+      afterDone: () => this.run(),
       failed: (err) => this.writeFailed(err),
     });
     const prefix = (env.random() >>> 0).toString(16).padStart(8, '0');
@@ -526,9 +529,7 @@ export class RaftDriver {
       for (const m of w.afterWrite) this.send(m);
     } catch (err) {
       this.die(err);
-      return;
     }
-    this.kick();
   }
 
   private writeFailed(err: unknown): void {

@@ -41,6 +41,8 @@ export interface WriteQueueHooks {
   install(install: Install): Promise<void>;
   /** Called in order, once per write, when it and every write before it are durable. */
   done(write: Write): void;
+  /** Called after one or more `done` calls in a row (the writes that became durable together). */
+  afterDone?(): void;
   /** The first write that failed, with its error. */
   failed(err: unknown): void;
 }
@@ -122,9 +124,12 @@ export class WriteQueue {
   }
 
   private complete(): void {
+    let n = 0;
     while (!this.hasFailed && this.slots.length > 0 && this.slots[0]!.durable) {
       this.hooks.done(this.slots.shift()!.write);
+      n++;
     }
+    if (n > 0) this.hooks.afterDone?.();
     if (this.slots.length === 0) for (const w of this.idleWaiters.splice(0)) w();
   }
 
