@@ -80,6 +80,8 @@ describe('Checker', () => {
     const e = new Checker(() => 0);
     e.coreReady(core('n1', 2), ready({ committed: [noop(2, 2), cmd(3, 2, set('/a', 'x'))] }));
     e.coreReady(core('n2', 3, { 1: 1, 2: 2, 3: 2 }, 3), ready({ softState: { role: 'leader', leader: 'n2' } }));
+    // A leader of the term the entries were committed in, or older, heard of late: not bound.
+    e.coreReady(core('n4', 2, { 1: 1 }, 1), ready({ softState: { role: 'leader', leader: 'n4' } }));
     expect(e.violation).toBeNull();
     e.coreReady(core('n3', 4, { 1: 1, 2: 2 }, 2), ready({ softState: { role: 'leader', leader: 'n3' } }));
     expect(e.violation?.check).toBe('leader-completeness');
@@ -106,6 +108,15 @@ describe('Checker', () => {
     e.poll([view('n1', a)]);
     e.finish();
     expect(e.violation?.check).toBe('acked-write-lost');
+  });
+
+  it('names an answer older than a revision some client was told before the call', () => {
+    const c = new Checker(() => 0);
+    c.revisionOrder('c1', 'read /a', 5, 5);
+    c.revisionOrder('c1', 'read /a', 5, 9);
+    expect(c.violation).toBeNull();
+    c.revisionOrder('c2', 'read /b', 7, 6);
+    expect(c.violation?.check).toBe('real-time-order');
   });
 
   it('names a store going back while it runs, and counts (without failing) one that restarts lower', () => {

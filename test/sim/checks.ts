@@ -18,9 +18,14 @@
  * - replicas agree: every node's store has the same events at every revision (a restarted node
  *   too, for the history it rebuilt), and a replay of the committed log through a fresh store
  *   gives those same revisions;
- * - revisions never go back on a node while it runs (and a restarted node's store is reported
- *   when it comes back lower than it was: see `restartRegressions`);
+ * - revisions never go back on a node while it runs, but for a node whose disk filled and which
+ *   went back to what it had saved, as a restart does (counted: `rollbacks`); a restarted node's
+ *   store may come back lower than it was (its commit index is not synced: counted,
+ *   `restartRegressions`), and the real-time order below is what clients can see of either;
  * - no acknowledged write lost: the revision a client was told holds its write, on every node;
+ * - real-time order of revisions, across keys: an operation called after some client was told
+ *   revision R answers with a revision of at least R (so a restarted or lagging node never
+ *   serves an older state, whatever key is read);
  * - sessions: an ephemeral file goes only with its session's close or expiry, or a write that
  *   deletes or replaces it; an expiry takes effect only if decided in the log's current term
  *   (a stale leader's word is ignored);
@@ -94,6 +99,8 @@ export interface NodeView {
   /** Running and started (CoordNode.start resolved). */
   up: boolean;
   store: Store | null;
+  /** Its disk is full (NOSPACE mode). */
+  diskFull?: boolean;
 }
 
 /** How the checker applies a committed entry to its own replica (the driver's apply path). */
@@ -126,8 +133,11 @@ export class Checker implements ClientObserver {
   private readonly leaders = new Map<number, string>();
   /** `index:term` → digest and the term of the entry before it (log matching). */
   private readonly entries = new Map<string, { digest: string; prevTerm: number | undefined; node: string }>();
-  /** index → the committed entry (its term, digest, and a description). */
-  private readonly committed = new Map<number, { term: number; digest: string; text: string; node: string }>();
+  /**
+   * index → the committed entry (its term, digest, and a description), and `by`: the lowest term
+   * a node applying it was in, so it was committed in that term or earlier.
+   */
+  private readonly committed = new Map<number, { term: number; digest: string; text: string; node: string; by: number }>();
   private maxCommitted = 0;
   /** revision → its events, as the first node to apply it had them. */
   private readonly revs = new Map<number, RevRecord>();
@@ -149,6 +159,8 @@ export class Checker implements ClientObserver {
   private oracleNoopTerm = 0;
   /** Reported, not failed: a restarted node's store came back below where it was. */
   restartRegressions = 0;
+  /** Reported, not failed: a node whose disk filled went back to what it had saved. */
+  rollbacks = 0;
   readonly stats = { leaders: 0, committed: 0, revisions: 0, acked: 0, lockGrants: 0, guardedWrites: 0, expiries: 0, staleExpiriesIgnored: 0 };
 
   constructor(
@@ -185,7 +197,7 @@ export class Checker implements ClientObserver {
       const e = rd.entries[k]!;
       this.logEntry(id, e, k > 0 ? rd.entries[k - 1]!.term : e.index > 1 ? termAt(core, e.index - 1) : 0);
     }
-    for (const e of rd.committed) this.appliedEntry(id, n, e);
+    for (const e of rd.committed) this.appliedEntry(id, n, e, core.currentTerm);
   }
 
   private newLeader(id: string, core: RaftCore): void {
@@ -197,7 +209,8 @@ export class Checker implements ClientObserver {
     }
     if (other === undefined) this.stats.leaders++;
     this.leaders.set(term, id);
-    // Leader completeness: every entry committed so far is in the new leader's log.
+    // Leader completeness: every entry committed in an earlier term is in the new leader's log (a
+    // leader of an older term, which may learn of its election late, need not hold later ones).
     let last: number;
     try {
       last = core.status().lastIndex;
@@ -206,7 +219,7 @@ export class Checker implements ClientObserver {
     }
     for (let i = this.maxCommitted; i >= 1; i--) {
       const c = this.committed.get(i);
-      if (c === undefined) continue;
+      if (c === undefined || c.by >= term) continue;
       const t = termAt(core, i);
       if (t === undefined) {
         if (i > last) this.fail('leader-completeness', `${id} leads term ${term} with its log ending at ${last}, but ${i} is committed (${c.text})`);
@@ -236,7 +249,7 @@ export class Checker implements ClientObserver {
     }
   }
 
-  private appliedEntry(id: string, n: NodeState, e: Entry): void {
+  private appliedEntry(id: string, n: NodeState, e: Entry, term: number): void {
     if (n.applied !== null && e.index !== n.applied + 1) {
       this.fail('apply-order', `${id} applies entry ${e.index} after ${n.applied}`);
     }
@@ -244,13 +257,15 @@ export class Checker implements ClientObserver {
     const digest = entryDigest(e);
     const c = this.committed.get(e.index);
     if (c === undefined) {
-      this.committed.set(e.index, { term: e.term, digest, text: describeEntry(e), node: id });
+      this.committed.set(e.index, { term: e.term, digest, text: describeEntry(e), node: id, by: term });
       if (this.oracle !== null && e.index > this.oracleIndex) this.committedEntries.set(e.index, e);
       this.stats.committed++;
       if (e.index > this.maxCommitted) this.maxCommitted = e.index;
       this.replayOracle();
     } else if (c.term !== e.term || c.digest !== digest) {
       this.fail('committed-changed', `${id} applies ${describeEntry(e)} at ${e.index}, where ${c.node} applied ${c.text}`);
+    } else if (term < c.by) {
+      c.by = term;
     }
   }
 
@@ -342,8 +357,14 @@ export class Checker implements ClientObserver {
         n.checkedRev = Math.max(store.oldestRev, Math.min(n.checkedRev, store.rev));
       }
       if (store.rev < n.maxRev) {
-        this.fail('revision-backwards', `${v.id}'s store went from revision ${n.maxRev} back to ${store.rev}`);
-        return;
+        if (v.diskFull !== true) {
+          this.fail('revision-backwards', `${v.id}'s store went from revision ${n.maxRev} back to ${store.rev}`);
+          return;
+        }
+        // After a failed write the driver goes back to what is on disk, as a restart would
+        // (a leader's snapshot it had taken but could not save): re-check what it keeps.
+        this.rollbacks++;
+        n.checkedRev = store.oldestRev;
       }
       n.maxRev = store.rev;
       for (let r = n.checkedRev + 1; r <= store.rev; r++) {
@@ -423,6 +444,12 @@ export class Checker implements ClientObserver {
     this.stats.guardedWrites++;
   }
 
+  revisionOrder(client: string, what: string, floor: number, rev: number): void {
+    if (rev < floor) {
+      this.fail('real-time-order', `${client}'s ${what} answered with revision ${rev}, but revision ${floor} had been acknowledged to a client before it was called (a stale read, or time going back)`);
+    }
+  }
+
   /**
    * Replays revision r's events into the lock state: a guarded write (a set of /lockres whose
    * value names its token) must come from the holder as of revision r - 1; the holder's token
@@ -466,6 +493,6 @@ export class Checker implements ClientObserver {
   }
 
   get summary(): Record<string, number> {
-    return { ...this.stats, maxRev: this.maxRev, maxCommitted: this.maxCommitted, restartRegressions: this.restartRegressions };
+    return { ...this.stats, maxRev: this.maxRev, maxCommitted: this.maxCommitted, restartRegressions: this.restartRegressions, rollbacks: this.rollbacks };
   }
 }

@@ -61,6 +61,11 @@ export interface ClientObserver {
   lockHeld(client: string, token: number, at: number): void;
   /** A guarded write under the lock with `token` was applied at `rev`. */
   guardedWrite(client: string, token: number, rev: number): void;
+  /**
+   * An operation called when the highest revision any client had been told was `floor` answered
+   * with revision `rev` (a read's, or a write's new one): real time order says rev >= floor.
+   */
+  revisionOrder(client: string, what: string, floor: number, rev: number): void;
 }
 
 export interface WorkloadProfile {
@@ -119,6 +124,8 @@ export class ClientLog {
   /** Requests a node is working on (called, not settled), for the quiet tail's check. */
   readonly inflight = new Map<number, { what: string; process: Process; sinceMs: number }>();
   private inflightSeq = 0;
+  /** The highest revision any client has been told (a write's, a read's), for real-time order. */
+  maxToldRev = 0;
   /** Operations by outcome, for the summary. */
   readonly counts = { ok: 0, failed: 0, unknown: 0, reads: 0, locks: 0, lockTimeouts: 0, sessions: 0, expired: 0 };
 
@@ -136,6 +143,10 @@ export class ClientLog {
   add(op: HistoryOp, meta: OpMeta): void {
     this.ops.push(op);
     this.meta.push(meta);
+  }
+
+  told(rev: number): void {
+    if (rev > this.maxToldRev) this.maxToldRev = rev;
   }
 }
 
@@ -421,6 +432,7 @@ export class SimClient {
     const conds: TxnCondition[] = exact ? [{ path: key, rev: cond, exact: true }] : [];
     const callMs = this.world.now;
     const call = this.log.next();
+    const floor = this.log.maxToldRev;
     const res = await this.write(conds, ops, `${kind} ${key}`);
     const input = { cond, ...(exact ? { exact: true } : {}) };
     const base = { clientId: this.name, key, call };
@@ -450,6 +462,8 @@ export class SimClient {
       return;
     }
     this.note(`${kind} ${key} ok rev ${o.rev}${o.changed === 0 ? ' (no change)' : ''}`);
+    this.observer.revisionOrder(this.name, `${kind} ${key}`, floor, o.rev);
+    this.log.told(o.rev);
     if (value === null) {
       if (o.changed > 0) {
         this.observer.acked(this.name, o.rev, key, null);
@@ -474,6 +488,7 @@ export class SimClient {
     const key = this.rng.pick(this.profile.keys);
     const callMs = this.world.now;
     const call = this.log.next();
+    const floor = this.log.maxToldRev;
     const r = await this.rpc(this.node, `read ${key}`, async (api) => {
       const at = await api.readAt();
       return api.store.get(key, at);
@@ -488,6 +503,8 @@ export class SimClient {
     this.log.counts.reads++;
     this.lastSeen.set(key, rev);
     this.note(`read ${key} = ${value === null ? 'missing' : dec.decode(value)} rev ${rev} at ${at}`);
+    this.observer.revisionOrder(this.name, `read ${key} on ${this.node}`, floor, at);
+    this.log.told(at);
     this.log.add(
       { clientId: this.name, key, op: 'get', call, return: ret, output: { value, rev, at } },
       { callMs, returnMs: this.world.now, nodes: [this.node] },

@@ -380,6 +380,7 @@ export class Cluster implements ClientSide {
       incarnation: n.incarnation,
       up: n.state === 'up',
       store: n.state === 'up' ? n.node!.store : null,
+      diskFull: n.state === 'up' && n.node!.diskState === 'nospace',
     }));
   }
 

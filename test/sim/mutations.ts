@@ -16,6 +16,8 @@
  *   at, even when the entry committed there is another leader's.
  * - stale-expire: the store's stale-expiry check is off (an expire from a deposed leader's term,
  *   committed late, ends the session anyway).
+ * - stale-read (an extra): the read barrier is skipped, so a node answers from its store as it
+ *   is (the 2014 etcd and Consul bug Jepsen found).
  */
 import { RaftCore } from '../../server/consensus/core/core.ts';
 import { RaftLog } from '../../server/consensus/core/log.ts';
@@ -103,6 +105,13 @@ export const mutations: Mutation[] = [
         return (apply as (this: Any, c: Command) => unknown).call(this, rest);
       }
       return (apply as (this: Any, c: Command) => unknown).call(this, cmd);
+    } as never),
+  },
+  {
+    name: 'stale-read',
+    what: 'reads skip the read-index barrier and answer from the local store',
+    install: () => patchMethod(RaftDriver.prototype, 'readBarrier', () => function (): Promise<void> {
+      return Promise.resolve();
     } as never),
   },
 ];

@@ -121,7 +121,23 @@ export async function simulate(config: SimConfig): Promise<SimResult> {
     oracle: { store: new Store({ historyRevisions: 1e9, historyBytes: Infinity }), applied: 1, apply: applyCommitted },
   });
   const undo: (() => void)[] = [];
-  undo.push(observeCores((core, rd) => checker.coreReady(core, rd)));
+  // Leader churn: now and then a node that just became leader dies a moment later, before its
+  // no-op and the entries behind it are everywhere (the histories of Raft's Figure 8).
+  const churn = config.calm === true || avoid.has('crash') ? 0 : nemesisRng.pick([0, 0, 0.2, 0.5]);
+  const churnMs = nemesisRng.pick([1, 5, 20]);
+  let chaos = true;
+  undo.push(observeCores((core, rd) => {
+    checker.coreReady(core, rd);
+    if (rd.softState?.role === 'leader' && chaos && churn > 0 && nemesisRng.chance(churn)) {
+      const n = cluster.get(core.id);
+      const proc = n.process;
+      world.after(nemesisRng.exp(churnMs), `nemesis: ${core.id}, new leader, dies`, () => {
+        if (n.process !== proc || n.state === 'down') return;
+        cluster.crash(n.id);
+        cluster.restartLater(n.id);
+      });
+    }
+  }));
   if (config.mutation !== undefined) undo.push(installMutation(config.mutation));
 
   const net = new SimNetwork(world, rng.fork(), netProfile);
@@ -146,6 +162,7 @@ export async function simulate(config: SimConfig): Promise<SimResult> {
     return checker.violation === null ? null : 'violation';
   };
 
+  world.note(`leader churn ${churn} (${churnMs} ms)`);
   world.note(`seed ${config.seed} cluster ${JSON.stringify(clusterProfile)} net ${JSON.stringify(netProfile)} workload ${JSON.stringify(workload)} nemesis ${JSON.stringify(nemesis)}`);
   let outcome = 'running';
   try {
@@ -171,6 +188,7 @@ export async function simulate(config: SimConfig): Promise<SimResult> {
         n.process?.resume();
       }
       for (const n of cluster.down()) cluster.restart(n.id);
+      chaos = false;
       world.note('quiet: faults stop');
       const quietAt = world.now;
       for (const c of clients) c.stopped = true;
