@@ -98,7 +98,7 @@ export function randomWorkload(rng: Rng): WorkloadProfile {
       del: rng.between(0, 2),
       lock: rng.pick([0, 1, 2, 4]),
       renew: rng.pick([0, 0.2, 0.5]),
-      crash: rng.pick([0, 0.1, 0.3]),
+      crash: rng.pick([0, 0.1, 0.3, 1]),
     },
     sessionTtlMs: rng.pick([1000, 1500, 2500]),
     attemptTimeoutMs: rng.pick([300, 600, 1000]),

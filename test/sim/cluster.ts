@@ -23,7 +23,7 @@ import { CoordNode, type NodeOptions } from '../../server/node.ts';
 import type { Checker, NodeView } from './checks.ts';
 import type { ClientNodeApi, ClientSide } from './clients.ts';
 import type { SimNetwork } from './network.ts';
-import { SimDisk, SimStorage, type WriteFault } from './sim-storage.ts';
+import { SimDisk, SimStorage, type CrashOptions, type WriteFault } from './sim-storage.ts';
 import { Process, type Rng, type World } from './world.ts';
 
 export interface ClusterProfile {
@@ -41,6 +41,8 @@ export interface ClusterProfile {
   fsyncJitterMs: number;
   fsyncSlowChance: number;
   fsyncSlowMs: number;
+  /** Chance that a node's disk is much slower than the others'. */
+  slowDiskChance: number;
   /** Chance that a node dies while an fsync is under way (and restarts after `restartMs`). */
   crashInSync: number;
   /** Mean time before a crashed node restarts. */
@@ -63,6 +65,7 @@ export function randomCluster(rng: Rng, nodes?: number): ClusterProfile {
     fsyncJitterMs: rng.real(0.05, 3),
     fsyncSlowChance: rng.pick([0, 0.01, 0.05]),
     fsyncSlowMs: rng.real(10, 100),
+    slowDiskChance: rng.pick([0, 0, 0.3]),
     crashInSync: rng.pick([0, 0, 0.002, 0.01]),
     restartMs: rng.pick([3, 30, 300]),
     drift: rng.pick([0, 0.001, 0.01]),
@@ -85,11 +88,16 @@ export class SimNode {
   readonly offset: number;
   /** Called when an fsync starts (the cluster may crash the node before it ends). */
   onSync: ((ms: number) => void) | null = null;
+  /** This node's disk is this many times slower than the profile's (a slow disk beside fast ones). */
+  diskFactor: number;
+  /** Faults are over: fsyncs take their base time (what is under way finishes as it was). */
+  quiet = false;
 
   constructor(readonly id: string, world: World, rng: Rng, private readonly profile: ClusterProfile) {
     this.random = rng.fork();
     this.rate = 1 + rng.real(-profile.drift, profile.drift);
     this.offset = rng.real(0, 1e6);
+    this.diskFactor = rng.chance(profile.slowDiskChance) ? rng.pick([5, 20]) : 1;
     const diskRng = rng.fork();
     this.disk = new SimDisk({
       random: () => diskRng.float(),
@@ -102,6 +110,8 @@ export class SimNode {
     const p = this.profile;
     let ms = p.fsyncBaseMs + this.random.exp(p.fsyncJitterMs);
     if (this.random.chance(p.fsyncSlowChance)) ms += this.random.exp(p.fsyncSlowMs);
+    // A slow disk, but one that answers within seconds (a run lasts a few).
+    ms = this.quiet ? p.fsyncBaseMs : Math.min(ms * this.diskFactor, 1500);
     const proc = this.process;
     this.onSync?.(ms);
     // Through the process: a dead one's fsync never completes, a paused one's completes late.
@@ -240,12 +250,12 @@ export class Cluster implements ClientSide {
   }
 
   /** The process dies: unsynced writes may be lost, the node is dropped without stop(). */
-  crash(id: string): void {
+  crash(id: string, how?: CrashOptions): void {
     const n = this.get(id);
     if (n.state === 'down') return;
     this.world.note(`${n.process!.name} crashes`);
     this.stats.crashes++;
-    n.disk.crash();
+    n.disk.crash(how);
     n.process!.kill();
     n.process = null;
     n.node = null;

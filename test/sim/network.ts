@@ -94,6 +94,8 @@ export class SimNetwork {
   private readonly cuts = new Set<string>();
   /** Observers of every delivered message (the checker's view of the wire). */
   readonly taps: ((from: string, to: string, m: PeerMessage) => void)[] = [];
+  /** Messages these return true for are dropped when sent (scripted scenarios steer elections so). */
+  private readonly filters = new Set<(from: string, to: string, m: PeerMessage) => boolean>();
 
   constructor(
     private readonly world: World,
@@ -145,6 +147,12 @@ export class SimNetwork {
     this.cuts.clear();
   }
 
+  /** Drops every message `drop` returns true for, until the returned function is called. */
+  dropIf(drop: (from: string, to: string, m: PeerMessage) => boolean): () => void {
+    this.filters.add(drop);
+    return () => this.filters.delete(drop);
+  }
+
   /** The cut links, for the trace. */
   describeCuts(): string {
     return [...this.cuts].sort().join(' ') || 'none';
@@ -165,6 +173,12 @@ export class SimNetwork {
     if (this.blocked(from, to)) {
       this.stats.cut++;
       return;
+    }
+    for (const drop of this.filters) {
+      if (drop(from, to, message)) {
+        this.stats.cut++;
+        return;
+      }
     }
     if (this.rng.chance(this.profile.loss)) {
       this.stats.lost++;

@@ -5,6 +5,7 @@
 //
 // Replay a failing seed outside vitest: npm run sim -- --seed S (add --trace for every event).
 import { describe, expect, it } from 'vitest';
+import { figure8 } from './scenarios.ts';
 import { simulate, type SimResult } from './simulation.ts';
 
 /** Seeds that caught a real bug once, and what it was (kept so the bug stays fixed). */
@@ -42,6 +43,14 @@ describe('simulator', () => {
   it.each(BUG_SEEDS)('seed $seed, which caught: $caught', async ({ seed, steps, nodes }) => {
     const r = await simulate({ seed, ...(steps !== undefined ? { steps } : {}), ...(nodes !== undefined ? { nodes } : {}) });
     expect(r.ok, explain(r)).toBe(true);
+  });
+
+  it('keeps the scripted Figure 8 history safe, and catches a leader committing an older term\'s entry in it', async () => {
+    const ok = await figure8();
+    expect(ok.violation?.message ?? null, ok.steps.join('\n')).toBeNull();
+    expect(ok.steps).toContain('the end');
+    const bad = await figure8({ mutation: 'commit-old-term' });
+    expect(bad.violation?.check, bad.steps.join('\n')).toMatch(/leader-completeness|committed-changed/);
   });
 
   it.each(MUTATION_SEEDS)('catches the planted bug $mutation (seed $seed)', async ({ mutation, seed }) => {

@@ -184,6 +184,7 @@ export async function simulate(config: SimConfig): Promise<SimResult> {
       net.heal();
       for (const n of cluster.nodes) {
         n.clientsCut = false;
+        n.quiet = true;
         cluster.diskFreed(n.id);
         n.process?.resume();
       }
@@ -378,7 +379,10 @@ function act(rng: Rng, n: Nemesis, cluster: Cluster, net: SimNetwork): void {
     }
     case 'diskFull': {
       const victim = rng.pick(ids);
-      cluster.diskFull(victim, rng.pick(['nospace-before', 'nospace-after', 'nospace-torn'] as const));
+      // One to three writes in a row fail (the disk stays full meanwhile: only session commands
+      // and retries are written in NOSPACE mode, so the later failures fall on those).
+      const faults = rng.between(1, 3);
+      for (let i = 0; i < faults; i++) cluster.diskFull(victim, rng.pick(['nospace-before', 'nospace-after', 'nospace-torn'] as const));
       world.after(rng.exp(500), `${victim} disk freed`, () => cluster.diskFreed(victim));
       return;
     }

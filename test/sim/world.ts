@@ -297,6 +297,8 @@ export class World {
   async run(limits: RunLimits): Promise<string> {
     const maxEvents = limits.maxEvents ?? Infinity;
     let n = 0;
+    // What the caller started before this call (a node booting) may not have queued anything yet.
+    await settle();
     for (;;) {
       if (limits.done?.() === true) return 'done';
       const e = this.queue.peek();
