@@ -9,6 +9,10 @@
  * never out of turn, so the driver can call core.persisted(mark) and send the messages that
  * waited for the write.
  *
+ * - Group commit: at most APPENDS_IN_FLIGHT_MAX appends are with storage at once (one syncing,
+ *   one queued behind it); the writes that come meanwhile wait and then go as one append (the
+ *   core allows a later batch that subsumes earlier ones: later entries replace earlier ones
+ *   from their first index, the last hard state wins). Each Ready does not cost a log segment.
  * - A write with only a new commit index (not synced, no entries) is not written at all: the
  *   commit index is learnt again after a restart. It completes when the writes before it do.
  * - A leader's snapshot to install is saved first (`install`), and storage wants the appends
@@ -54,9 +58,18 @@ interface Slot {
 
 const nothing = (): void => {};
 
+/**
+ * Appends handed to storage and not yet done, at most: one syncing and one queued behind it, so
+ * storage never waits for the driver; what comes meanwhile goes as one append once one is done.
+ */
+export const APPENDS_IN_FLIGHT_MAX = 2;
+
 export class WriteQueue {
   private slots: Slot[] = [];
-  /** Settles once the last install (and the writes chained behind it) was issued and done. */
+  /** Writes waiting for an append slot: they go together, as one append. */
+  private held: Slot[] = [];
+  private inFlight = 0;
+  /** Set while an install is being saved: the writes after it wait (storage's rule). */
   private barrier: Promise<void> | null = null;
   private failure: unknown = null;
   private hasFailed = false;
@@ -83,23 +96,76 @@ export class WriteQueue {
   push(write: Write): void {
     const slot: Slot = { write, durable: false };
     this.slots.push(slot);
-    if (!this.hasFailed) this.issue(slot);
+    if (this.hasFailed) return;
+    if (write.install !== null) {
+      // What came before the install goes first, whatever is in flight.
+      this.issueHeld();
+      this.issueInstall(slot);
+    } else if (!writesStorage(write)) {
+      // Durable once the writes before it are (complete() reports in order).
+      const gen = this.generation;
+      void Promise.resolve().then(() => {
+        if (gen !== this.generation) return;
+        slot.durable = true;
+        this.complete();
+      });
+    } else {
+      this.held.push(slot);
+      this.pump();
+    }
   }
 
-  private issue(slot: Slot): void {
-    const w = slot.write;
-    const gen = this.generation;
-    let written: Promise<void>;
-    if (w.install !== null) {
-      const install = w.install;
-      written = (this.barrier ?? Promise.resolve()).then(() => this.hooks.install(install)).then(() => this.append(w));
-      this.chain(written);
-    } else if (this.barrier !== null) {
-      written = this.barrier.then(() => this.append(w));
-      this.chain(written);
-    } else {
-      written = this.append(w);
+  private pump(): void {
+    if (this.held.length > 0 && this.inFlight < APPENDS_IN_FLIGHT_MAX && this.barrier === null && !this.hasFailed) {
+      this.issueHeld();
     }
+  }
+
+  /** The held writes, as one append: later entries replace earlier ones from their first index. */
+  private issueHeld(): void {
+    if (this.held.length === 0) return;
+    const group = this.held;
+    this.held = [];
+    let entries: Entry[] = [];
+    let hardState: HardState | null = null;
+    let sync = false;
+    for (const { write: w } of group) {
+      if (w.entries.length > 0) {
+        const first = w.entries[0]!.index;
+        if (entries.length === 0) entries = w.entries;
+        else entries = entries.slice(0, Math.max(0, first - entries[0]!.index)).concat(w.entries);
+      }
+      if (w.hardState !== null) hardState = w.hardState;
+      sync ||= w.sync;
+    }
+    this.inFlight++;
+    const gen = this.generation;
+    this.storage.append(entries, hardState, sync).then(() => {
+      if (gen !== this.generation) return;
+      this.inFlight--;
+      for (const s of group) s.durable = true;
+      this.pump();
+      this.complete();
+    }, (err: unknown) => {
+      if (gen === this.generation) this.fail(err);
+    });
+  }
+
+  /** Saves the snapshot (after the writes before it), then the entries and hard state with it. */
+  private issueInstall(slot: Slot): void {
+    const w = slot.write;
+    const install = w.install!;
+    const gen = this.generation;
+    const written = (this.barrier ?? Promise.resolve()).then(() => this.hooks.install(install)).then(() => {
+      if (writesStorage(w)) return this.storage.append(w.entries, w.hardState, w.sync);
+    });
+    const b = written.then(nothing, nothing);
+    this.barrier = b;
+    void b.then(() => {
+      if (this.barrier !== b) return;
+      this.barrier = null;
+      this.pump();
+    });
     written.then(() => {
       if (gen !== this.generation) return;
       slot.durable = true;
@@ -107,20 +173,6 @@ export class WriteQueue {
     }, (err: unknown) => {
       if (gen === this.generation) this.fail(err);
     });
-  }
-
-  /** Writes issued after `written` must be called after it completes (an install is ahead). */
-  private chain(written: Promise<void>): void {
-    const b = written.then(nothing, nothing);
-    this.barrier = b;
-    void b.then(() => {
-      if (this.barrier === b) this.barrier = null;
-    });
-  }
-
-  private append(w: Write): Promise<void> {
-    if (w.entries.length === 0 && (w.hardState === null || !w.sync)) return Promise.resolve();
-    return this.storage.append(w.entries, w.hardState, w.sync);
   }
 
   private complete(): void {
@@ -152,9 +204,16 @@ export class WriteQueue {
   reset(): void {
     this.generation++;
     this.slots = [];
+    this.held = [];
+    this.inFlight = 0;
     this.barrier = null;
     this.failure = null;
     this.hasFailed = false;
     for (const w of this.idleWaiters.splice(0)) w();
   }
+}
+
+/** Whether a write has anything storage must hold: entries, or a term or vote (synced). */
+function writesStorage(w: Write): boolean {
+  return w.entries.length > 0 || (w.hardState !== null && w.sync);
 }

@@ -48,22 +48,39 @@ function setup() {
 }
 
 describe('the driver’s write queue', () => {
-  it('hands writes to storage at once, overlapping, and reports them durable in order', async () => {
+  it('hands two writes to storage at once, then one append for what came meanwhile; reports in order', async () => {
     seq = 0;
     const { q, calls, done } = setup();
     q.push(write([e(1), e(2)]));
     q.push(write([e(3)], { hardState: { term: 1, vote: 'n1', commit: 2 } }));
+    // Two are with storage (one syncing, one queued behind it): the next ones wait, together.
     q.push(write([e(4)]));
-    expect(calls.map((c) => c.what)).toEqual(['append 1,2 sync', 'append 3 hs1/2 sync', 'append 4 sync']);
+    q.push(write([e(5), e(6)], { hardState: { term: 1, vote: 'n1', commit: 3 } }));
+    expect(calls.map((c) => c.what)).toEqual(['append 1,2 sync', 'append 3 hs1/2 sync']);
     // Storage finishing out of order (it does not, but the queue must not depend on it).
-    calls[2]!.resolve();
     calls[1]!.resolve();
     await flush();
     expect(done).toEqual([]);
+    expect(calls.map((c) => c.what)).toEqual(['append 1,2 sync', 'append 3 hs1/2 sync', 'append 4,5,6 hs1/3 sync']);
     calls[0]!.resolve();
     await flush();
-    expect(done).toEqual([1, 2, 3]);
+    expect(done).toEqual([1, 2]);
+    calls[2]!.resolve();
+    await flush();
+    expect(done).toEqual([1, 2, 3, 4]);
     expect(q.size).toBe(0);
+  });
+
+  it('a later write that replaces entries of an earlier one waiting with it: one append of the result', async () => {
+    seq = 0;
+    const { q, calls } = setup();
+    q.push(write([e(1)]));
+    q.push(write([e(2)]));
+    q.push(write([e(3), e(4), e(5)]));
+    q.push(write([e(4)].map((x) => ({ ...x, term: 2 }))));
+    calls[0]!.resolve();
+    await flush();
+    expect(calls.map((c) => c.what)).toEqual(['append 1 sync', 'append 2 sync', 'append 3,4 sync']);
   });
 
   it('does not write a commit-only change, but reports it after the writes before it', async () => {
