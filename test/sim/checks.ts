@@ -29,6 +29,8 @@
  * - sessions: an ephemeral file goes only with its session's close or expiry, or a write that
  *   deletes or replaces it; an expiry takes effect only if decided in the log's current term
  *   (a stale leader's word is ignored);
+ * - watches: a watch of '/**' is sent every revision, in order, once, with the events every
+ *   replica has at it (after TOO_LATE it resumes where the error says);
  * - locks: at every revision the holder is the lowest contender file, its token (the file's
  *   create rev) never falls, a client is told it holds the lock only when it is the holder at
  *   the revision it read, and a guarded write lands only while its writer holds the lock.
@@ -161,7 +163,7 @@ export class Checker implements ClientObserver {
   restartRegressions = 0;
   /** Reported, not failed: a node whose disk filled went back to what it had saved. */
   rollbacks = 0;
-  readonly stats = { leaders: 0, committed: 0, revisions: 0, acked: 0, lockGrants: 0, guardedWrites: 0, expiries: 0, staleExpiriesIgnored: 0 };
+  readonly stats = { leaders: 0, committed: 0, revisions: 0, acked: 0, lockGrants: 0, guardedWrites: 0, watchRevisions: 0, expiries: 0, staleExpiriesIgnored: 0 };
 
   constructor(
     private readonly now: () => number,
@@ -403,6 +405,9 @@ export class Checker implements ClientObserver {
     if (this.pendingLockClaims.length > 0) {
       this.pendingLockClaims = this.pendingLockClaims.filter((c) => !this.checkLockClaim(c));
     }
+    if (this.pendingWatch.length > 0) {
+      this.pendingWatch = this.pendingWatch.filter((w) => !this.checkWatch(w));
+    }
   }
 
   // ---------------------------------------------------------------- what clients were told
@@ -442,6 +447,32 @@ export class Checker implements ClientObserver {
 
   guardedWrite(_client: string, _token: number, _rev: number): void {
     this.stats.guardedWrites++;
+  }
+
+  /** Watch deliveries waiting for their revision to reach the table. */
+  private pendingWatch: { watcher: string; node: string; rev: number; events: string }[] = [];
+
+  watchEvents(watcher: string, node: string, expected: number, events: readonly Event[]): void {
+    this.stats.watchRevisions++;
+    const rev = events[0]?.rev ?? -1;
+    if (events.some((e) => e.rev !== rev)) {
+      this.fail('watch', `${watcher} on ${node} was sent events of several revisions at once: ${describeEvents(events)}`);
+      return;
+    }
+    if (rev !== expected) {
+      this.fail('watch', `${watcher}'s watch of /** on ${node} was sent revision ${rev} when ${expected} was due ` +
+        `(${rev > expected ? `revisions ${expected}..${rev - 1} skipped` : 'a revision sent twice'})`);
+      return;
+    }
+    const w = { watcher, node, rev, events: describeEvents(events) };
+    if (!this.checkWatch(w)) this.pendingWatch.push(w);
+  }
+
+  private checkWatch(w: { watcher: string; node: string; rev: number; events: string }): boolean {
+    const r = this.revs.get(w.rev);
+    if (r === undefined) return false;
+    if (r.events !== w.events) this.fail('watch', `${w.watcher} on ${w.node} was sent [${w.events}] for revision ${w.rev}, which is [${r.events}]`);
+    return true;
   }
 
   revisionOrder(client: string, what: string, floor: number, rev: number): void {

@@ -26,7 +26,9 @@
  * happen (checks.ts).
  */
 import { CoordError, ErrorCode } from '../../protocol/errors.ts';
-import type { GetResult, TxnCondition, TxnOp, WalkResult } from '../../protocol/messages.ts';
+import type { ErrorBody } from '../../protocol/errors.ts';
+import type { Event, GetResult, TxnCondition, TxnOp, WalkResult } from '../../protocol/messages.ts';
+import { Watch, type WatchHub, type WatchSink } from '../../server/watch/hub.ts';
 import type { Command, WriteOutcome } from '../../server/store/commands.ts';
 import type { HistoryOp } from './linearizability.ts';
 import type { Process, Rng, World } from './world.ts';
@@ -41,6 +43,7 @@ export interface ClientNodeApi {
   };
   session(ttlMs?: number, resume?: { id: string; secret: string }): Promise<{ id: string; secret: string; ttlMs: number; resumed: boolean }>;
   touch(sid: string): void;
+  readonly hub: WatchHub;
 }
 
 /** How clients reach nodes; the cluster provides it. */
@@ -66,6 +69,8 @@ export interface ClientObserver {
    * with revision `rev` (a read's, or a write's new one): real time order says rev >= floor.
    */
   revisionOrder(client: string, what: string, floor: number, rev: number): void;
+  /** A watch on '/**' was sent the events of one revision; `expected` is the revision it was due. */
+  watchEvents(watcher: string, node: string, expected: number, events: readonly Event[]): void;
 }
 
 export interface WorkloadProfile {
@@ -655,5 +660,102 @@ export class SimClient {
       await this.backoff();
     }
     return `${this.name} made no progress within ${deadlineMs} ms of quiet`;
+  }
+}
+
+/**
+ * A client that watches everything ('/**') on one node and checks what it is sent: every
+ * revision, in order, exactly once, with the events every replica has at it (ARCHITECTURE rule
+ * 5). When the watch ends (the node crashed, TOO_LATE, SLOW_CONSUMER) it resumes on another node
+ * from the revision after the last it saw, as the SDK does; after TOO_LATE, from the oldest
+ * revision still kept (the gap is what TOO_LATE says).
+ */
+export class SimWatcher {
+  private next = 1;
+  private node: string;
+  private watchId = 0;
+  stopped = false;
+  readonly stats = { revisions: 0, resumes: 0, tooLate: 0 };
+
+  constructor(
+    readonly name: string,
+    private readonly side: ClientSide,
+    private readonly rng: Rng,
+    private readonly observer: ClientObserver,
+  ) {
+    this.node = rng.pick(side.nodeIds());
+  }
+
+  start(): void {
+    if (this.stopped) return;
+    const world = this.side.world;
+    const target = this.side.target(this.node);
+    if (target === null || !this.side.clientsReach(this.node)) {
+      this.retry('no node to watch on');
+      return;
+    }
+    const node = this.node;
+    const proc = target.process;
+    let ended = false;
+    const end = (why: string): void => {
+      if (ended) return;
+      ended = true;
+      stopListening();
+      this.retry(why);
+    };
+    const stopListening = proc.onDeath(() => end(`${node} crashed`));
+    const sink: WatchSink = {
+      congested: false,
+      sendEvents: (_w, events) => {
+        if (ended) return;
+        const rev = events[0]?.rev ?? -1;
+        this.observer.watchEvents(this.name, node, this.next, events);
+        this.stats.revisions++;
+        this.next = rev + 1;
+      },
+      answerWait: () => {},
+      end: (_w, error: ErrorBody) => {
+        if (error.code === ErrorCode.TOO_LATE && typeof error.details?.['oldestRev'] === 'number') {
+          this.stats.tooLate++;
+          this.next = error.details['oldestRev'] as number;
+        }
+        end(`${error.code}`);
+      },
+    };
+    const w = new Watch(++this.watchId, '/**', sink, false);
+    proc.runNow(`${node} serves ${this.name} watch from ${this.next}`, () => {
+      try {
+        target.api.hub.watch(w, this.next);
+      } catch (err) {
+        if (err instanceof CoordError && err.code === ErrorCode.TOO_LATE && typeof err.details?.['oldestRev'] === 'number') {
+          this.stats.tooLate++;
+          this.next = err.details['oldestRev'] as number;
+        }
+        end(errorCode(err));
+      }
+    });
+    this.stop = () => {
+      ended = true;
+      stopListening();
+      if (proc.alive) target.api.hub.remove(w);
+    };
+    world.note(`${this.name} watches /** on ${node} from ${this.next}`);
+  }
+
+  /** The revision the watch is due next (one past the last it was sent). */
+  get nextRev(): number {
+    return this.next;
+  }
+
+  /** Ends the watch (the quiet tail's last look is done). */
+  stop: () => void = () => {};
+
+  private retry(why: string): void {
+    if (this.stopped) return;
+    this.stats.resumes++;
+    const ids = this.side.nodeIds();
+    this.node = this.rng.pick(ids);
+    this.side.world.note(`${this.name} watch ended (${why}); resumes on ${this.node} from ${this.next}`);
+    this.side.world.after(this.rng.real(5, 50), `${this.name} rewatch`, () => this.start());
   }
 }

@@ -15,7 +15,7 @@ import { EntryType } from '../../server/consensus/core/types.ts';
 import { decodeCommand } from '../../server/store/commands.ts';
 import { Store } from '../../server/store/store.ts';
 import { Checker, Violation, type ApplyCommitted } from './checks.ts';
-import { ClientLog, randomWorkload, SimClient, type WorkloadProfile } from './clients.ts';
+import { ClientLog, randomWorkload, SimClient, SimWatcher, type WorkloadProfile } from './clients.ts';
 import { Cluster, randomCluster, type ClusterProfile } from './cluster.ts';
 import { checkLinearizable, describeOp } from './linearizability.ts';
 import { installMutation } from './mutations.ts';
@@ -146,6 +146,7 @@ export async function simulate(config: SimConfig): Promise<SimResult> {
   const clients: SimClient[] = [];
   const clientRng = rng.fork();
   for (let i = 0; i < workload.clients; i++) clients.push(new SimClient(`c${i + 1}`, cluster, clientRng.fork(), workload, log, checker));
+  const watcher = new SimWatcher('w1', cluster, clientRng.fork(), checker);
 
   // A runaway guard: work that never lets virtual time move (a loop of soon()s, a retry storm).
   let sameTimeSince = 0;
@@ -167,6 +168,7 @@ export async function simulate(config: SimConfig): Promise<SimResult> {
   let outcome = 'running';
   try {
     for (const id of cluster.ids) cluster.start(id);
+    watcher.start();
     const runs = clients.map((c) => c.run().catch((err: unknown) => {
       checker.fail('client', `${c.name}: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
     }));
@@ -241,6 +243,15 @@ export async function simulate(config: SimConfig): Promise<SimResult> {
           checker.fail('liveness', `replicas did not converge: ${cluster.live().map((n) => `${n.id} ${n.state === 'up' ? `rev ${n.node!.store.rev}` : n.state}`).join(', ')}`);
         }
       }
+      // The watcher was sent every revision up to the last.
+      if (checker.violation === null) {
+        const last = (): number => Math.max(...cluster.live().map((n) => (n.state === 'up' ? n.node!.store.rev : 0)));
+        const caughtUp = (): boolean => watcher.nextRev > last();
+        outcome = await world.run({ until: world.now + leaderBound, after: afterEvent, done: caughtUp });
+        if (checker.violation === null && !caughtUp()) checker.fail('liveness', `the watcher of /** is at revision ${watcher.nextRev - 1}, the cluster at ${last()}`);
+        watcher.stopped = true;
+        watcher.stop();
+      }
       // Nothing a live node took is left hanging.
       if (checker.violation === null) {
         for (const r of log.inflight.values()) {
@@ -289,6 +300,7 @@ export async function simulate(config: SimConfig): Promise<SimResult> {
         histories: log.ops.length,
         ...linear,
         ...cluster.stats,
+        watch: watcher.stats,
         net: net.stats,
       },
     };
