@@ -619,6 +619,9 @@ export class RaftDriver {
   /** Takes a snapshot if one is due, or wanted (a member needs one whose bytes are gone). */
   private maybeSnapshot(): void {
     if (this.disk.noSpace || this.frozen || this.stopped) return;
+    // A leader's snapshot waiting to be installed is past what the store holds (a joiner paused
+    // before its Ready ran): the store is about to be replaced, nothing to take.
+    if (this.applied < this.core.firstIndex() - 1) return;
     this.snapshots.maybeTake(this.store, { index: this.applied, term: this.appliedTerm }, this.core.membershipAt(this.applied));
   }
 
@@ -642,6 +645,7 @@ export class RaftDriver {
     const record = this.receiver.take(meta.index, meta.term);
     assert(record !== null, `snapshot ${meta.index}@${meta.term} to install, but its bytes are not here`);
     restoreSnapshot(this.store, record.data);
+    this.snapshots.installing(meta.index);
     this.applied = meta.index;
     this.appliedTerm = meta.term;
     this.proposals.installed(meta.index);

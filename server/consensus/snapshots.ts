@@ -95,6 +95,11 @@ export class Snapshotter {
   private cancelRetry: (() => void) | null = null;
   /** Index of the latest durable snapshot. */
   private latestIndex = 0;
+  /**
+   * Index of a leader's snapshot the store has taken whose save is still queued: a local one at
+   * or below it would be saved first and then collide with it, so none is taken.
+   */
+  private installingIndex = 0;
   /** Its bytes, while kept (see the header). */
   private latest: SnapshotRecord | null = null;
   /** A member needs a snapshot whose bytes are gone: take one at the next chance. */
@@ -112,7 +117,13 @@ export class Snapshotter {
   /** The latest durable snapshot, as storage was (re)loaded: its index, and its bytes if any. */
   reset(latest: { index: number; record: SnapshotRecord | null }): void {
     this.latestIndex = latest.index;
+    this.installingIndex = 0;
     this.latest = this.options.hasPeers() ? latest.record : null;
+  }
+
+  /** The store took a leader's snapshot at `index`; its save is queued (then `installed`). */
+  installing(index: number): void {
+    this.installingIndex = Math.max(this.installingIndex, index);
   }
 
   get running(): boolean {
@@ -152,6 +163,7 @@ export class Snapshotter {
    */
   maybeTake(store: Store, applied: { index: number; term: number }, membership: Membership): void {
     if (this.task !== null || this.cancelRetry !== null || this.stopped || applied.index < this.latestIndex) return;
+    if (applied.index <= this.installingIndex && this.installingIndex > this.latestIndex) return;
     const meta = { index: applied.index, term: applied.term, membership };
     if (applied.index === this.latestIndex) {
       if (!this.wanted || this.latest !== null) return;
@@ -204,7 +216,7 @@ export class Snapshotter {
 
   private async save(meta: SnapshotMeta, record: SnapshotRecord): Promise<void> {
     // An installed snapshot overtook this one.
-    if (meta.index <= this.latestIndex) return;
+    if (meta.index <= Math.max(this.latestIndex, this.installingIndex)) return;
     // Nothing is dropped with the save: the log view must hear of the snapshot first.
     await this.storage.saveSnapshot(record, this.storage.firstIndex() - 1);
     this.view().setSnapshot(meta, false);

@@ -9,7 +9,12 @@ import { figure8 } from './scenarios.ts';
 import { simulate, type SimResult } from './simulation.ts';
 
 /** Seeds that caught a real bug once, and what it was (kept so the bug stays fixed). */
-const BUG_SEEDS: { seed: number; steps?: number; nodes?: number; caught: string }[] = [];
+const BUG_SEEDS: { seed: number; steps?: number; nodes?: number; caught: string }[] = [
+  {
+    seed: 2890,
+    caught: 'a joiner paused before its Ready ran woke with a leader snapshot at 1 not yet installed; its tick took a local snapshot at 0, before the snapshot its configuration history starts at (assertion, node stopped)',
+  },
+];
 
 /** Planted bugs (mutations.ts) and a seed that catches each: the checks must keep catching them. */
 const MUTATION_SEEDS: { mutation: string; seed: number }[] = [];

@@ -782,6 +782,11 @@ export class RaftCore {
     return this.log.term(index);
   }
 
+  /** The log's first index: one past the latest snapshot, a leader's not yet installed included. */
+  firstIndex(): number {
+    return this.log.firstIndex();
+  }
+
   /** The membership in effect once entry `index` is in the log (for a snapshot taken there). */
   membershipAt(index: number): Membership {
     return this.config.at(index);
