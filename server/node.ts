@@ -22,10 +22,14 @@ import type { Logger } from './log.ts';
 import { KeepaliveBatcher } from './session/keepalives.ts';
 import { SessionTracker } from './session/tracker.ts';
 import type { Command, WriteOutcome } from './store/commands.ts';
+import { describeSettings, settingsFromOptions, type ReplicatedSettings } from './store/settings.ts';
 import type { Store } from './store/store.ts';
 import { WatchHub } from './watch/hub.ts';
 
 export type { DiskState } from './consensus/driver.ts';
+
+/** How soon a leader tries again to make its settings the cluster's after a failed proposal. */
+const SETTINGS_RETRY_MS = 1000;
 
 export interface NodeOptions {
   /** This node's id in the cluster: 'n1' for a single node. */
@@ -175,9 +179,33 @@ export class CoordNode {
     if (l.role === 'leader') {
       this.tracker.lead(l.term);
       this.keepalives.clear();
+      void this.driver.caughtUp().then(() => this.proposeSettings(l.term));
     } else {
       this.tracker.follow();
     }
+  }
+
+  /**
+   * The values this node was started with (its flags, or this version's defaults) become the
+   * cluster's replicated settings when it leads (settings.ts): a single node restarted with new
+   * flags behaves as it always did, and every replica takes the change from the log.
+   */
+  private proposeSettings(term: number): void {
+    if (this.stopped || !this.driver.isLeader || this.driver.term !== term) return;
+    const wanted = settingsFromOptions(this.options);
+    const current = this.store.settings;
+    const change: Partial<ReplicatedSettings> = {};
+    for (const k of Object.keys(wanted) as (keyof ReplicatedSettings)[]) if (current === null || wanted[k] !== current[k]) change[k] = wanted[k];
+    if (Object.keys(change).length === 0) return;
+    if (current === null) this.log.debug({ settings: describeSettings(change) }, "the cluster's first settings");
+    else this.log.info({ was: describeSettings(current), now: describeSettings(change) }, "this node's settings become the cluster's");
+    this.driver.propose({ t: 'settings', settings: change }).then((outcome) => {
+      if (!outcome.ok) this.log.warn({ error: outcome.error }, 'settings refused');
+    }, (err: unknown) => {
+      // Another leader took over (it proposes its own), or the disk is full: tried again soon.
+      this.log.debug({ err: err instanceof Error ? err.message : String(err) }, 'settings not changed yet');
+      this.env.scheduler.after(SETTINGS_RETRY_MS, () => this.proposeSettings(term));
+    });
   }
 
   private scheduleSessionCheck(): void {

@@ -231,7 +231,9 @@ export class RaftDriver {
       const members = options.initialMembers ?? [options.nodeId];
       if (members.includes(options.nodeId)) durable = await bootstrap(env.storage, durable.hardState, members, options);
     }
-    const driver = new RaftDriver(env, options, decoded ?? new Store(options));
+    // No snapshot yet: a founder's first start (its bootstrap snapshot holds this empty store) or
+    // a joiner before its leader's snapshot.
+    const driver = new RaftDriver(env, options, decoded ?? Store.founding(options));
     driver.positionStore(durable);
     driver.begin(durable);
     env.transport.onMessage = (from, m) => driver.receive(from, m);
@@ -691,7 +693,7 @@ export class RaftDriver {
     if (this.applied > last) {
       // The store took a leader's snapshot whose save did not land: back to what is on disk.
       if (d.record !== null) restoreSnapshot(this.store, d.record.data);
-      else this.store.restore(new Store(this.options).toSnapshot());
+      else this.store.restore(Store.founding(this.options).toSnapshot());
       this.positionStore(d);
       this.caughtUpOnce = false;
     }

@@ -75,7 +75,7 @@ export async function loadDurable(storage: RaftStorage, nodeId: NodeId,
 export async function bootstrap(storage: RaftStorage, hardState: HardState, members: NodeId[],
   storeOptions: StoreOptions): Promise<Durable> {
   const membership: Membership = { voters: [...new Set(members)].sort(), learners: [] };
-  const data = encodeSnapshot(new Store(storeOptions), membership);
+  const data = encodeSnapshot(Store.founding(storeOptions), membership);
   const record: SnapshotRecord = { index: 1, term: 1, data, crc: crc32(data) };
   await storage.saveSnapshot(record);
   return { hardState, snapshot: { index: 1, term: 1, membership }, record, preapply: [], entries: [] };

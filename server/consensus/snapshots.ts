@@ -194,7 +194,7 @@ export class Snapshotter {
           await turn();
         }
         const payload: SnapshotPayload = {
-          format: 2, rev: capture.rev, oldest: capture.oldest, sessions: capture.sessions, noopTerm: capture.noopTerm,
+          format: 2, rev: capture.rev, oldest: capture.oldest, sessions: capture.sessions, noopTerm: capture.noopTerm, settings: capture.settings,
           fileChunks, membership: meta.membership,
         };
         const data = new Uint8Array(packer().pack(payload));

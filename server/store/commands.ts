@@ -7,6 +7,7 @@
 import { Packr } from 'msgpackr';
 import type { ErrorBody } from '../../protocol/errors.ts';
 import type { TxnCondition, TxnOp } from '../../protocol/messages.ts';
+import type { ReplicatedSettings } from './settings.ts';
 
 /** Who sent a write, for exactly-once retries and ephemeral ownership. */
 export interface WriteOrigin {
@@ -27,7 +28,9 @@ export type Command =
    */
   | { t: 'expire'; sid: string; term?: number }
   /** A leader's no-op (the first entry of its term): `term` is that leader's term. */
-  | { t: 'noop'; term?: number };
+  | { t: 'noop'; term?: number }
+  /** New values for the cluster's replicated settings (settings.ts); no revision. */
+  | { t: 'settings'; settings: Partial<ReplicatedSettings> };
 
 /**
  * What applying a write gave. `rev` is the store revision after it (the new one if the write

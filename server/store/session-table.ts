@@ -3,7 +3,7 @@
  * owns, and the results of their recent writes (for exactly-once retries). Liveness (when a
  * session was last heard from) is not here: it is the leader's business (server/session/).
  */
-import { limits } from '../../protocol/limits.ts';
+
 import type { WriteOutcome } from './commands.ts';
 
 export interface SessionState {
@@ -50,13 +50,13 @@ export class SessionTable {
   }
 
   /** Remembers a write's result and forgets what the client said it no longer needs. */
-  remember(s: SessionState, seq: number, seqFloor: number | undefined, result: WriteOutcome): void {
+  remember(s: SessionState, seq: number, seqFloor: number | undefined, result: WriteOutcome, max: number): void {
     if (seqFloor !== undefined && seqFloor > s.floor) {
       s.floor = seqFloor;
       for (const k of s.results.keys()) if (k < seqFloor) s.results.delete(k);
     }
     s.results.set(seq, result);
-    while (s.results.size > limits.dedupeResultsPerSessionMax) {
+    while (s.results.size > max) {
       const oldest = s.results.keys().next().value as number;
       s.results.delete(oldest);
       s.floor = Math.max(s.floor, oldest + 1);

@@ -17,6 +17,7 @@ import { compileGlob, isUnder, parentPath, type Glob } from '../../protocol/path
 import { assert, unreachable } from '../assert.ts';
 import type { Command, WriteOutcome } from './commands.ts';
 import { History } from './history.ts';
+import { checkSettings, settingsFromOptions, type ReplicatedSettings } from './settings.ts';
 import { SessionTable, type SessionState } from './session-table.ts';
 import { Tree, type TreeNode, type Version } from './tree.ts';
 
@@ -60,6 +61,11 @@ export type StoreSnapshot = {
   oldest: number;
   sessions: SnapshotSession[];
   noopTerm?: number;
+  /**
+   * The cluster's replicated settings (settings.ts): null before its first leader decided them;
+   * absent in snapshots written before there were any (a single node's: its options' values).
+   */
+  settings?: ReplicatedSettings | null;
 } & ({ format: 1; files: SnapshotFile[] } | { format: 2; fileChunks: Uint8Array[] });
 
 /**
@@ -72,6 +78,7 @@ export interface SnapshotCapture {
   readonly oldest: number;
   readonly sessions: SnapshotSession[];
   readonly noopTerm: number;
+  readonly settings: ReplicatedSettings | null;
   readonly fileCount: number;
   /** Files `from` (inclusive) to `to` (exclusive) of the capture, as at `rev`. */
   files(from: number, to: number): SnapshotFile[];
@@ -105,6 +112,12 @@ export class Store {
    */
   private lastNoopTerm = 0;
   /**
+   * Values every replica must share (settings.ts): the log's. Null in a cluster's first entries,
+   * before its first leader's `settings` command: founders may have been started with different
+   * flags, so until then nothing depends on them (all history kept, every result remembered).
+   */
+  private replicated: ReplicatedSettings | null;
+  /**
    * The oldest revision each snapshot in progress must still be able to write out. Compaction
    * keeps the versions those need (the visible window moves on as usual).
    */
@@ -113,6 +126,19 @@ export class Store {
 
   constructor(private readonly options: StoreOptions) {
     assert(options.historyRevisions >= 1, 'historyRevisions must be at least 1');
+    this.replicated = settingsFromOptions(options);
+  }
+
+  /** The replicated settings in effect (settings.ts); null until the cluster's first leader set them. */
+  get settings(): Readonly<ReplicatedSettings> | null {
+    return this.replicated;
+  }
+
+  /** A store for a new cluster's bootstrap snapshot: empty, its settings not yet decided. */
+  static founding(options: StoreOptions): Store {
+    const store = new Store(options);
+    store.replicated = null;
+    return store;
   }
 
   get rev(): number {
@@ -162,6 +188,8 @@ export class Store {
       case 'noop':
         if (cmd.term !== undefined) this.lastNoopTerm = Math.max(this.lastNoopTerm, cmd.term);
         return { ok: true, rev: this.revision, changed: 0 };
+      case 'settings':
+        return this.applySettings(cmd.settings);
       default:
         return unreachable(cmd);
     }
@@ -220,7 +248,7 @@ export class Store {
     }
     const outcome = this.write(cmd.conds, cmd.ops, cmd.sid);
     if (session !== undefined && cmd.seq !== undefined) {
-      this.sessions.remember(session, cmd.seq, cmd.seqFloor, outcome);
+      this.sessions.remember(session, cmd.seq, cmd.seqFloor, outcome, this.replicated?.dedupeResultsPerSession ?? Infinity);
     }
     return outcome;
   }
@@ -329,10 +357,27 @@ export class Store {
     this.observer.revision?.(rev, events);
   }
 
+  /**
+   * New replicated settings: no revision (no file changes), but a smaller history window takes
+   * effect at once. A bad value is refused whole, so replicas never disagree on it.
+   */
+  private applySettings(settings: Partial<ReplicatedSettings>): WriteOutcome {
+    const bad = checkSettings(settings);
+    if (bad !== null) return { ok: false, error: { code: ErrorCode.BAD_REQUEST, message: bad } };
+    // The first settings of a cluster are whole (node.ts proposes every value then).
+    let next = this.replicated ?? settingsFromOptions(this.options);
+    const known: (keyof ReplicatedSettings)[] = ['historyRevisions', 'historyBytes', 'dedupeResultsPerSession'];
+    for (const k of known) if (settings[k] !== undefined) next = { ...next, [k]: settings[k] };
+    this.replicated = next;
+    this.maybeCompact();
+    return { ok: true, rev: this.revision, changed: 0 };
+  }
+
   /** Keeps history within both bounds: historyRevisions revisions and historyBytes bytes. */
   private maybeCompact(): void {
-    let oldest = Math.max(this.oldest, this.revision - this.options.historyRevisions);
-    const maxBytes = this.options.historyBytes ?? limits.historyBytesDefault;
+    if (this.replicated === null) return;
+    let oldest = Math.max(this.oldest, this.revision - this.replicated.historyRevisions);
+    const maxBytes = this.replicated.historyBytes;
     if (this.history.bytes > maxBytes) {
       // Events are kept from oldest + 1, and the newest revision always stays.
       oldest = Math.max(oldest, this.history.lastToDropFor(maxBytes, this.revision - 1));
@@ -497,6 +542,7 @@ export class Store {
     const files = this.filesWithVersions().map((n): SnapshotFile => [n.path, n.versions]);
     return {
       format: 1, rev: this.revision, oldest: this.oldest, files, sessions: this.sessionRecords(), noopTerm: this.lastNoopTerm,
+      settings: this.replicated === null ? null : { ...this.replicated },
     };
   }
 
@@ -533,6 +579,7 @@ export class Store {
       oldest,
       sessions: this.sessionRecords(),
       noopTerm: this.lastNoopTerm,
+      settings: this.replicated === null ? null : { ...this.replicated },
       fileCount: nodes.length,
       files: (from, to) => {
         assert(!finished, 'snapshot capture read after finish()');
@@ -567,6 +614,7 @@ export class Store {
     this.revision = from.revision;
     this.oldest = from.oldest;
     this.lastNoopTerm = from.lastNoopTerm;
+    this.replicated = from.replicated;
     this.observer.restored?.(fromRev);
   }
 
@@ -583,6 +631,8 @@ export class Store {
     store.revision = snap.rev;
     store.oldest = snap.oldest;
     store.lastNoopTerm = snap.noopTerm ?? 0;
+    // A snapshot from before replicated settings keeps the options' values, as then.
+    if (snap.settings !== undefined) store.replicated = snap.settings === null ? null : { ...snap.settings };
     for (const [id, secret, ttlMs, floor, results] of snap.sessions) {
       const s = store.sessions.open(id, secret, ttlMs);
       s.floor = floor;

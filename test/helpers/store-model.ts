@@ -85,7 +85,10 @@ export class StoreModel {
   readonly events: Event[][] = [[]];
   readonly sessions = new Map<string, ModelSession>();
 
-  constructor(readonly historyRevisions: number) {}
+  constructor(public historyRevisions: number) {}
+
+  /** Write results a session remembers (the replicated setting). */
+  dedupeMax: number = limits.dedupeResultsPerSessionMax;
 
   get rev(): number {
     return this.states.length - 1;
@@ -120,6 +123,13 @@ export class StoreModel {
     switch (cmd.t) {
       case 'noop':
         return this.unchanged();
+      case 'settings': {
+        const v = Object.values(cmd.settings);
+        if (v.some((x) => x !== undefined && (!Number.isSafeInteger(x) || x < 1))) return { ok: false, code: 'BAD_REQUEST' };
+        if (cmd.settings.historyRevisions !== undefined) this.historyRevisions = cmd.settings.historyRevisions;
+        if (cmd.settings.dedupeResultsPerSession !== undefined) this.dedupeMax = cmd.settings.dedupeResultsPerSession;
+        return this.unchanged();
+      }
       case 'open':
         if (!this.sessions.has(cmd.sid)) {
           this.sessions.set(cmd.sid, { secret: cmd.secret, ttlMs: cmd.ttlMs, results: new Map(), floor: 0 });
@@ -166,7 +176,7 @@ export class StoreModel {
         for (const k of [...s.results.keys()]) if (k < cmd.seqFloor) s.results.delete(k);
       }
       s.results.set(cmd.seq, outcome);
-      while (s.results.size > limits.dedupeResultsPerSessionMax) {
+      while (s.results.size > this.dedupeMax) {
         const first = s.results.keys().next().value as number;
         s.results.delete(first);
         s.floor = Math.max(s.floor, first + 1);

@@ -34,6 +34,11 @@ export interface ClusterProfile {
   heartbeatTicks: number;
   snapshotEveryEntries: number;
   historyRevisions: number;
+  /**
+   * Each node started with its own history window (historyRevisions + 7 × its number), as with
+   * mismatched flags: the leader's becomes the cluster's through the log (settings.ts).
+   */
+  historyPerNode: boolean;
   sessionCheckIntervalMs: number;
   diskCheckIntervalMs: number;
   /** fsync latency: base + exponential part, and now and then a slow one. */
@@ -69,6 +74,7 @@ export function randomCluster(rng: Rng, nodes?: number): ClusterProfile {
     crashInSync: rng.pick([0, 0, 0.002, 0.01]),
     restartMs: rng.pick([3, 30, 300]),
     drift: rng.pick([0, 0.001, 0.01]),
+    historyPerNode: rng.chance(0.3),
   };
 }
 
@@ -192,7 +198,7 @@ export class Cluster implements ClientSide {
     return {
       nodeId: n.id,
       initialMembers: this.founders,
-      historyRevisions: p.historyRevisions,
+      historyRevisions: p.historyRevisions + (p.historyPerNode ? 7 * Number(n.id.slice(1)) : 0),
       snapshotEveryEntries: p.snapshotEveryEntries,
       tickMs: p.tickMs,
       electionTicks: p.electionTicks,

@@ -18,6 +18,8 @@
  *   committed late, ends the session anyway).
  * - stale-read (an extra): the read barrier is skipped, so a node answers from its store as it
  *   is (the 2014 etcd and Consul bug Jepsen found).
+ * - settings-from-flags (an extra): each founder's store takes its history window from its own
+ *   flags instead of waiting for the log's (server/store/settings.ts).
  */
 import { RaftCore } from '../../server/consensus/core/core.ts';
 import { RaftLog } from '../../server/consensus/core/log.ts';
@@ -113,6 +115,17 @@ export const mutations: Mutation[] = [
     install: () => patchMethod(RaftDriver.prototype, 'readBarrier', () => function (): Promise<void> {
       return Promise.resolve();
     } as never),
+  },
+  {
+    name: 'settings-from-flags',
+    what: "a founder's store takes the history window from its own flags, not the log",
+    install: () => {
+      const original = Store.founding;
+      (Store as Any).founding = (options: Any) => new Store(options);
+      return () => {
+        (Store as Any).founding = original;
+      };
+    },
   },
 ];
 

@@ -42,7 +42,7 @@ export interface ScenarioResult {
 const profile: ClusterProfile = {
   nodes: 3, tickMs: 10, electionTicks: 10, heartbeatTicks: 1, snapshotEveryEntries: 1000, historyRevisions: 1000,
   sessionCheckIntervalMs: 100, diskCheckIntervalMs: 100, fsyncBaseMs: 0.5, fsyncJitterMs: 0.5, fsyncSlowChance: 0,
-  fsyncSlowMs: 0, slowDiskChance: 0, crashInSync: 0, restartMs: 10, drift: 0,
+  fsyncSlowMs: 0, slowDiskChance: 0, crashInSync: 0, restartMs: 10, drift: 0, historyPerNode: false,
 };
 
 const isRaft = (m: PeerMessage, ...types: string[]): boolean => m.kind === 'raft' && types.includes(m.msg.type);

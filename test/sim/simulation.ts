@@ -242,6 +242,18 @@ export async function simulate(config: SimConfig): Promise<SimResult> {
         if (checker.violation === null && !converged()) {
           checker.fail('liveness', `replicas did not converge: ${cluster.live().map((n) => `${n.id} ${n.state === 'up' ? `rev ${n.node!.store.rev}` : n.state}`).join(', ')}`);
         }
+        // The replicated settings (server/store/settings.ts) are decided, and the same everywhere.
+        if (checker.violation === null) {
+          const values = (): Set<string> => new Set(cluster.live().map((n) => (n.state === 'up' ? JSON.stringify(n.node!.store.settings) : n.state)));
+          const agree = (): boolean => {
+            const v = values();
+            return v.size === 1 && !v.has('null') && [...v][0]!.startsWith('{');
+          };
+          outcome = await world.run({ until: world.now + leaderBound, after: afterEvent, done: agree });
+          if (checker.violation === null && !agree()) {
+            checker.fail('replicas-agree', `replicated settings differ or were never decided: ${cluster.live().map((n) => `${n.id} ${n.state === 'up' ? JSON.stringify(n.node!.store.settings) : n.state}`).join('; ')}`);
+          }
+        }
       }
       // The watcher was sent every revision up to the last.
       if (checker.violation === null) {
