@@ -324,17 +324,44 @@ describe('history window', () => {
     for (let r = n - keep; r <= n; r++) expect(files(copy, r)).toEqual(files(s, r));
   });
 
-  it('a snapshot restored with a smaller window serves its old history until the next write, then compacts', () => {
+  it('a settings command with a smaller window compacts at once; a snapshot carries the window, whatever the options of the store it is restored into', () => {
     const s = new Store({ historyRevisions: 100 });
     for (let i = 1; i <= 20; i++) ok(txn(s, [setOp(`/k${i % 3}`, String(i))]));
     const copy = restore(s, 3);
-    expect(copy.oldestRev).toBe(0);
-    expect(files(copy, 5)).toEqual(files(s, 5));
+    expect(copy.settings?.historyRevisions).toBe(100);
     ok(txn(copy, [setOp('/k0', 'new')]));
+    expect(copy.oldestRev).toBe(0);
+    const before = copy.rev;
+    expect(copy.apply({ t: 'settings', settings: { historyRevisions: 3 } })).toEqual({ ok: true, rev: before, changed: 0 });
+    expect(copy.rev).toBe(before);
     expect(copy.oldestRev).toBe(18);
     expect(thrown(() => copy.get('/k0', 17)).code).toBe(ErrorCode.TOO_LATE);
     for (let r = 18; r <= 20; r++) expect(files(copy, r)).toEqual(files(s, r));
     expect(eventsText(copy.firstEvent(compileGlob('/**'), 19))).toEqual(eventsText(s.firstEvent(compileGlob('/**'), 19)));
+    expect(restore(copy, 1000).settings?.historyRevisions).toBe(3);
+  });
+
+  it('refuses bad settings whole, changing nothing', () => {
+    const s = new Store({ historyRevisions: 100 });
+    ok(txn(s, [setOp('/a', '1')]));
+    const o = s.apply({ t: 'settings', settings: { historyRevisions: 5, historyBytes: 0 } });
+    expect(code(o)).toBe(ErrorCode.BAD_REQUEST);
+    expect(s.settings?.historyRevisions).toBe(100);
+  });
+
+  it("a new cluster's store keeps everything until its first settings: history and every retry's result", () => {
+    const s = Store.founding({ historyRevisions: 2 });
+    expect(s.settings).toBeNull();
+    open(s, 'S');
+    for (let i = 1; i <= 10; i++) ok(txn(s, [setOp('/a', String(i))], [], { sid: 'S', seq: i }));
+    expect(s.oldestRev).toBe(0);
+    expect(restore(s).settings).toBeNull();
+    s.apply({ t: 'settings', settings: { historyRevisions: 4, historyBytes: 1 << 20, dedupeResultsPerSession: 3 } });
+    expect(s.settings).toEqual({ historyRevisions: 4, historyBytes: 1 << 20, dedupeResultsPerSession: 3 });
+    expect(s.oldestRev).toBe(s.rev - 4);
+    ok(txn(s, [setOp('/a', 'x')], [], { sid: 'S', seq: 11 }));
+    // Three results remembered: a retry of seq 8 is older than what the session remembers.
+    expect(s.session('S')!.results.size).toBe(3);
   });
 });
 

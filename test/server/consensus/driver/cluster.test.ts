@@ -65,7 +65,7 @@ class Cluster {
 
   constructor(private readonly founders: string[], private readonly extra: Partial<NodeOptions> = {}) {}
 
-  async start(id: string, initialMembers = this.founders): Promise<CoordNode> {
+  async start(id: string, initialMembers = this.founders, own: Partial<NodeOptions> = {}): Promise<CoordNode> {
     let m = this.members.get(id);
     if (m === undefined) {
       const crashes = mulberry32(Number(id.slice(1)) * 977);
@@ -93,6 +93,7 @@ class Cluster {
       sessionCheckIntervalMs: 10,
       onFatal: (err) => this.fatal.push(err),
       ...this.extra,
+      ...own,
     });
     m.node = node;
     running.push(node);
@@ -246,6 +247,29 @@ describe('three nodes in one process', { timeout: 30_000 }, () => {
     expect(await solo.changeMembership({ op: 'promote', node: 'n2' })).toMatchObject({ ok: true });
     expect(await solo.propose(set('/g/after', 'x'))).toMatchObject({ ok: true });
     await converged(c, ['/g/after']);
+    expect(c.fatal).toEqual([]);
+  });
+
+  it('founders started with different history flags share one history window: the leader\'s, from the log', async () => {
+    const c = new Cluster(['n1', 'n2', 'n3']);
+    const history: Record<string, number> = { n1: 50, n2: 60, n3: 70 };
+    await Promise.all(['n1', 'n2', 'n3'].map((id) => c.start(id, undefined, { historyRevisions: history[id]! })));
+    const leader = await c.leader();
+    for (let i = 0; i < 5; i++) expect((await leader.propose(set('/a', `v${i}`))).ok).toBe(true);
+    await converged(c, ['/a']);
+    const want = history[leader.status().id]!;
+    for (const n of c.up()) expect(n.store.settings?.historyRevisions).toBe(want);
+
+    // The leader goes; the next one's flags become the cluster's, on every replica.
+    const gone = leader.status().id;
+    c.crash(gone);
+    const next = await c.leader();
+    expect((await next.propose(set('/a', 'after'))).ok).toBe(true);
+    const wantNext = history[next.status().id]!;
+    await until('the new settings everywhere', () => c.up().every((n) => n.store.settings?.historyRevisions === wantNext));
+    await c.start(gone, undefined, { historyRevisions: history[gone]! });
+    await converged(c, ['/a']);
+    for (const n of c.up()) expect(n.store.settings?.historyRevisions).toBe(wantNext);
     expect(c.fatal).toEqual([]);
   });
 

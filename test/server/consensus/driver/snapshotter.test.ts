@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Scheduler } from '../../../../server/consensus/env.ts';
 import { Snapshotter } from '../../../../server/consensus/snapshots.ts';
-import type { SnapshotRecord } from '../../../../server/storage/log-types.ts';
+import type { SnapshotRecord } from '../../../../server/storage/raft-storage.ts';
 import { Store } from '../../../../server/store/store.ts';
 
 const scheduler: Scheduler = {
