@@ -17,8 +17,9 @@ import type { ConfChange, NodeId } from './consensus/core/index.ts';
 import {
   RaftDriver, TICK_MS_DEFAULT, type DiskState, type DriverStatus, type Leadership,
 } from './consensus/driver.ts';
-import type { NodeEnv, RandomSource } from './consensus/env.ts';
+import type { NodeEnv, PeerMessage, RandomSource } from './consensus/env.ts';
 import type { Logger } from './log.ts';
+import { Forwarding } from './forwarding.ts';
 import { KeepaliveBatcher } from './session/keepalives.ts';
 import { SessionTracker } from './session/tracker.ts';
 import type { Command, WriteOutcome } from './store/commands.ts';
@@ -36,6 +37,8 @@ export interface NodeOptions {
   nodeId: NodeId;
   /** Founding voters of a new cluster (including nodeId); default [nodeId]. Ignored when the storage already holds state. */
   initialMembers?: NodeId[];
+  /** Founders' peer addresses (ws://host:port), kept in the membership. */
+  initialUrls?: Record<NodeId, string>;
   historyRevisions: number;
   /** Bytes of history kept at most (default limits.historyBytesDefault). */
   historyBytes?: number;
@@ -75,6 +78,7 @@ export class CoordNode {
   readonly hub: WatchHub;
   private readonly tracker: SessionTracker;
   private readonly keepalives = new KeepaliveBatcher();
+  private readonly forwarding: Forwarding;
   private readonly revWaiters = new Set<{ rev: number; resolve(): void; reject(err: Error): void }>();
   /** Told when a session ends (closed or expired), after the store applied it. */
   readonly sessionEndListeners = new Set<(sid: string, reason: 'close' | 'expire') => void>();
@@ -93,6 +97,12 @@ export class CoordNode {
     this.writesInflightMax = options.writesInflightMax ?? limits.writesInflightMax;
     this.hub = new WatchHub(store, (fn) => env.scheduler.soon(fn));
     this.tracker = new SessionTracker(env.clock, (cmd) => this.driver.propose(cmd), options.sessionCheckIntervalMs);
+    this.forwarding = new Forwarding({
+      transport: env.transport,
+      scheduler: env.scheduler,
+      random: env.random,
+      proposeHere: (cmd) => this.limited(() => this.driver.propose(cmd)),
+    });
     for (const sid of store.sessionIds()) this.tracker.add(sid, store.session(sid)!.ttlMs);
     store.observer = {
       revision: (rev, events) => {
@@ -114,10 +124,19 @@ export class CoordNode {
     if (driver.isLeader) this.leadershipChanged({ role: 'leader', leader: driver.id, term: driver.term });
   }
 
-  /** Keepalives a follower forwarded: client traffic on sessions, as seen there. */
-  private keepalive(sessions: string[]): void {
-    if (!this.tracker.leading) return;
-    for (const sid of sessions) if (typeof sid === 'string') this.tracker.touch(sid);
+  /** Peer messages that are the node's business, not the driver's. */
+  private peerMessage(from: NodeId, m: PeerMessage): void {
+    switch (m.kind) {
+      case 'keepalive':
+        // Client traffic on sessions, as a follower saw it.
+        if (this.tracker.leading && Array.isArray(m.sessions)) for (const sid of m.sessions) if (typeof sid === 'string') this.tracker.touch(sid);
+        return;
+      case 'forward':
+      case 'forward-reply':
+        this.forwarding.receive(from, m);
+        return;
+      default:
+    }
   }
 
   /**
@@ -133,6 +152,7 @@ export class CoordNode {
     const driver = await RaftDriver.start(env, {
       nodeId: options.nodeId,
       ...(options.initialMembers !== undefined ? { initialMembers: options.initialMembers } : {}),
+      ...(options.initialUrls !== undefined ? { initialUrls: options.initialUrls } : {}),
       historyRevisions: options.historyRevisions,
       ...(options.historyBytes !== undefined ? { historyBytes: options.historyBytes } : {}),
       snapshotEveryEntries: options.snapshotEveryEntries,
@@ -154,7 +174,7 @@ export class CoordNode {
         options.onSnapshotDeferred?.(detail);
       },
       onLeadership: (l) => node?.leadershipChanged(l),
-      onKeepalive: (_from, sessions) => node?.keepalive(sessions),
+      onNodeMessage: (from, m) => node?.peerMessage(from, m),
     });
     const made = new CoordNode(env, driver, options);
     node = made;
@@ -176,6 +196,7 @@ export class CoordNode {
   }
 
   private leadershipChanged(l: Leadership): void {
+    this.forwarding.leaderChanged(l.leader);
     if (l.role === 'leader') {
       this.tracker.lead(l.term);
       this.keepalives.clear();
@@ -238,6 +259,12 @@ export class CoordNode {
     return this.driver.isLeader;
   }
 
+  /** Whether this node is one of several (or waiting to join some): anything but a founder alone. */
+  get hasPeers(): boolean {
+    const m = this.driver.status().membership;
+    return !(m.voters.length === 1 && m.voters[0] === this.options.nodeId && m.learners.length === 0);
+  }
+
   get leaderId(): NodeId | null {
     return this.driver.leaderId;
   }
@@ -270,13 +297,22 @@ export class CoordNode {
    * so a flood of writers is told to back off instead of growing the queue without bound. Off
    * the leader: UNAVAILABLE (details.leader names it when known).
    */
-  async propose(cmd: Command): Promise<WriteOutcome> {
+  propose(cmd: Command): Promise<WriteOutcome> {
+    return this.limited(() => {
+      const leader = this.driver.leaderId;
+      if (leader === null || leader === this.options.nodeId) return this.driver.propose(cmd);
+      return this.forwarding.forward(leader, cmd);
+    });
+  }
+
+  /** Runs a write within writesInflightMax (forwarded ones count on the follower and the leader). */
+  private async limited(write: () => Promise<WriteOutcome>): Promise<WriteOutcome> {
     if (this.writesInflight >= this.writesInflightMax) {
       throw new CoordError(ErrorCode.LIMIT, `over ${this.writesInflightMax} writes in flight on this server; retry shortly`);
     }
     this.writesInflight++;
     try {
-      return await this.driver.propose(cmd);
+      return await write();
     } finally {
       this.writesInflight--;
     }
@@ -380,6 +416,7 @@ export class CoordNode {
     this.cancelKeepalives?.();
     for (const w of this.revWaiters) w.reject(new CoordError(ErrorCode.UNAVAILABLE, 'the server is shutting down'));
     this.revWaiters.clear();
+    this.forwarding.stop();
     await this.driver.stop();
   }
 }

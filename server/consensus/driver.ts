@@ -64,6 +64,8 @@ export interface DriverOptions extends StoreOptions {
   nodeId: NodeId;
   /** Founding voters of a new cluster (including nodeId); default [nodeId]. Ignored once storage holds state. */
   initialMembers?: NodeId[];
+  /** Founders' peer addresses, kept in the bootstrap membership (Membership.urls). */
+  initialUrls?: Record<NodeId, string>;
   snapshotEveryEntries: number;
   /** Entries a cluster member keeps before its latest snapshot, for followers a little behind (default 5000). */
   snapshotCatchUpEntries?: number;
@@ -83,8 +85,8 @@ export interface DriverOptions extends StoreOptions {
   diskCheckIntervalMs?: number;
   /** Told when this node's role or leader changes, as the ready loop learns it. */
   onLeadership?(l: Leadership): void;
-  /** Told of each batch of session keepalives a peer forwards (the node's business). */
-  onKeepalive?(from: NodeId, sessions: string[]): void;
+  /** Told of the peer messages that are the node's business (keepalives, forwarded writes). */
+  onNodeMessage?(from: NodeId, message: PeerMessage): void;
 }
 
 /** This node's place in the cluster, as the core last said. */
@@ -229,7 +231,7 @@ export class RaftDriver {
     let durable = loaded.durable;
     if (loaded.fresh) {
       const members = options.initialMembers ?? [options.nodeId];
-      if (members.includes(options.nodeId)) durable = await bootstrap(env.storage, durable.hardState, members, options);
+      if (members.includes(options.nodeId)) durable = await bootstrap(env.storage, durable.hardState, members, options, options.initialUrls);
     }
     // No snapshot yet: a founder's first start (its bootstrap snapshot holds this empty store) or
     // a joiner before its leader's snapshot.
@@ -449,7 +451,9 @@ export class RaftDriver {
           this.sender.onAck(from, pm);
           return;
         case 'keepalive':
-          if (Array.isArray(pm.sessions)) this.options.onKeepalive?.(from, pm.sessions);
+        case 'forward':
+        case 'forward-reply':
+          this.options.onNodeMessage?.(from, pm);
           return;
       }
     } catch (err) {

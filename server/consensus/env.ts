@@ -6,9 +6,11 @@
  * loses what was not synced. The driver and the node above it read nothing else: no
  * Date.now(), setTimeout, setImmediate or Math.random in server/consensus/ or server/node.ts.
  */
+import type { ErrorBody } from '../../protocol/errors.ts';
 import type { Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
 import type { RaftStorage } from '../storage/raft-storage.ts';
+import type { Command, WriteOutcome } from '../store/commands.ts';
 import type { Message, NodeId } from './core/index.ts';
 
 /** Runs work later. Callbacks never run inside the call that scheduled them. */
@@ -24,7 +26,8 @@ export type RandomSource = () => number;
 
 /**
  * What nodes send each other. Raft's own messages, and what the driver and node add around
- * them: snapshot bytes in chunks, and session keepalives that followers forward to the leader.
+ * them: snapshot bytes in chunks, session keepalives that followers forward to the leader, and
+ * clients' writes a follower forwards to the leader with the answers that come back.
  */
 export type PeerMessage =
   | { kind: 'raft'; msg: Message }
@@ -40,7 +43,11 @@ export type PeerMessage =
     crc: number;
   }
   | { kind: 'snap-ack'; index: number; term: number; /** Bytes received in order so far. */ received: number; done: boolean }
-  | { kind: 'keepalive'; /** Session ids heard from since the last batch. */ sessions: string[] };
+  | { kind: 'keepalive'; /** Session ids heard from since the last batch. */ sessions: string[] }
+  /** A client's write a follower took, for the leader to propose (forwarding.ts). */
+  | { kind: 'forward'; /** Unique per sender incarnation. */ id: string; cmd: Command }
+  /** The leader's answer to a forwarded write: its outcome, or the error proposing it raised. */
+  | { kind: 'forward-reply'; id: string; outcome?: WriteOutcome; error?: ErrorBody };
 
 /**
  * The network between nodes, as the driver sees it: best effort. A message may be lost,

@@ -73,8 +73,11 @@ export async function loadDurable(storage: RaftStorage, nodeId: NodeId,
 
 /** A founder's first start: the bootstrap snapshot at 1@1, written durably. */
 export async function bootstrap(storage: RaftStorage, hardState: HardState, members: NodeId[],
-  storeOptions: StoreOptions): Promise<Durable> {
-  const membership: Membership = { voters: [...new Set(members)].sort(), learners: [] };
+  storeOptions: StoreOptions, urls?: Record<NodeId, string>): Promise<Durable> {
+  const voters = [...new Set(members)].sort();
+  const membership: Membership = urls !== undefined
+    ? { voters, learners: [], urls: Object.fromEntries(voters.filter((id) => urls[id] !== undefined).map((id) => [id, urls[id]!])) }
+    : { voters, learners: [] };
   const data = encodeSnapshot(Store.founding(storeOptions), membership);
   const record: SnapshotRecord = { index: 1, term: 1, data, crc: crc32(data) };
   await storage.saveSnapshot(record);

@@ -54,6 +54,8 @@ import { EntryType, type Entry, type Membership, type NodeId } from './types.ts'
 export interface ConfChange {
   op: 'add-voter' | 'add-learner' | 'promote' | 'remove';
   node: NodeId;
+  /** Where peers reach the node being added (Membership.urls). */
+  url?: string;
 }
 
 const OPS: readonly string[] = ['add-voter', 'add-learner', 'promote', 'remove'];
@@ -62,7 +64,7 @@ const textDecoder = new TextDecoder();
 
 /** The bytes of a Config entry: a small JSON object, stable across versions and readable. */
 export function encodeConfChange(change: ConfChange): Uint8Array {
-  return textEncoder.encode(JSON.stringify({ op: change.op, node: change.node }));
+  return textEncoder.encode(JSON.stringify(change.url !== undefined ? { op: change.op, node: change.node, url: change.url } : { op: change.op, node: change.node }));
 }
 
 /** Decodes a Config entry's bytes; throws a TypeError on anything that is not a ConfChange. */
@@ -73,12 +75,12 @@ export function decodeConfChange(data: Uint8Array): ConfChange {
   } catch {
     throw new TypeError('configuration change is not JSON');
   }
-  const o = v as { op?: unknown; node?: unknown };
+  const o = v as { op?: unknown; node?: unknown; url?: unknown };
   if (typeof o !== 'object' || o === null || typeof o.op !== 'string' || !OPS.includes(o.op) ||
-    typeof o.node !== 'string' || o.node === '') {
-    throw new TypeError('configuration change needs {op: add-voter|add-learner|promote|remove, node}');
+    typeof o.node !== 'string' || o.node === '' || (o.url !== undefined && typeof o.url !== 'string')) {
+    throw new TypeError('configuration change needs {op: add-voter|add-learner|promote|remove, node, url?}');
   }
-  return { op: o.op as ConfChange['op'], node: o.node };
+  return { op: o.op as ConfChange['op'], node: o.node, ...(typeof o.url === 'string' ? { url: o.url } : {}) };
 }
 
 export function isVoter(m: Membership, id: NodeId): boolean {
@@ -100,6 +102,16 @@ export function members(m: Membership): NodeId[] {
 
 /** The membership after `change`, or a sentence saying why it does not apply (rule 1). */
 export function applyConfChange(m: Membership, change: ConfChange): Membership | string {
+  const next = applyToRoles(m, change);
+  if (typeof next === 'string') return next;
+  // Peers' addresses ride along: set by an add that names one, dropped with the member.
+  const urls: Record<NodeId, string> = { ...m.urls };
+  if (change.op === 'remove') delete urls[change.node];
+  else if (change.url !== undefined) urls[change.node] = change.url;
+  return Object.keys(urls).length > 0 || m.urls !== undefined ? { ...next, urls } : next;
+}
+
+function applyToRoles(m: Membership, change: ConfChange): Membership | string {
   const { op, node } = change;
   const sorted = (ids: NodeId[]) => [...ids].sort();
   switch (op) {

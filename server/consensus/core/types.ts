@@ -24,6 +24,12 @@ export type Role = 'follower' | 'pre-candidate' | 'candidate' | 'leader';
 export interface Membership {
   voters: NodeId[];
   learners: NodeId[];
+  /**
+   * Where peers reach each member (ws://host:port), when known: the founders' from their
+   * --peers, a joiner's from the change that added it. Carried in snapshots and Config entries,
+   * so a node restarted on its data directory needs no --peers. The core never reads it.
+   */
+  urls?: Record<NodeId, string>;
 }
 
 /** What a snapshot covers: the log up to and including (index, term), and the membership then. */

@@ -3,7 +3,7 @@
  * over SimStorage (the production log code on an in-memory disk) and an in-memory transport
  * that delivers at once, with real timers (10 ms ticks). End to end: a leader is elected, writes
  * replicate and every store agrees; a read on a follower is linearizable (read-index through the
- * leader); a follower refuses writes naming the leader; an isolated leader is replaced, and the
+ * leader); a follower forwards writes to the leader; an isolated leader is replaced, and the
  * write it took meanwhile gets "outcome unknown", never another write's result; a node that
  * was down catches up, from the log or, once the leader compacted it, from a streamed snapshot;
  * a blank node joins from a snapshot; keepalives sent to a follower keep a session alive on the
@@ -147,7 +147,7 @@ async function converged(c: Cluster, paths: string[]): Promise<void> {
 }
 
 describe('three nodes in one process', { timeout: 30_000 }, () => {
-  it('elects a leader, replicates writes from their bytes, reads on a follower, refuses writes there', async () => {
+  it('elects a leader, replicates writes from their bytes, reads on a follower, forwards writes from there', async () => {
     const c = new Cluster(['n1', 'n2', 'n3']);
     await Promise.all(['n1', 'n2', 'n3'].map((id) => c.start(id)));
     const leader = await c.leader();
@@ -157,10 +157,18 @@ describe('three nodes in one process', { timeout: 30_000 }, () => {
 
     const follower = c.up().find((n) => !n.isLeader)!;
     expect(await follower.readAt()).toBe(20);
-    const refused = await follower.propose(set('/x', 'y')).catch((e: unknown) => e);
-    expect(refused).toBeInstanceOf(CoordError);
-    expect((refused as CoordError).code).toBe(ErrorCode.UNAVAILABLE);
-    expect((refused as CoordError).details).toEqual({ leader: leader.status().id });
+    // A write on a follower is forwarded to the leader and answered with its outcome.
+    const forwarded = await follower.propose(set('/x', 'y'));
+    expect(forwarded).toEqual({ ok: true, rev: 21, changed: 1 });
+    await converged(c, ['/x']);
+    expect(value(follower, '/x')).toBe('y');
+    // With the leader out of reach, the follower cannot know what became of it: outcome unknown.
+    c.net.cut.add(leader.status().id);
+    const lost = await follower.propose(set('/x', 'z')).catch((e: unknown) => e);
+    expect(lost).toBeInstanceOf(CoordError);
+    expect((lost as CoordError).code).toBe(ErrorCode.UNAVAILABLE);
+    expect((lost as CoordError).details).toMatchObject({ outcome: 'unknown' });
+    c.net.cut.clear();
 
     const st = leader.status();
     expect(st.role).toBe('leader');

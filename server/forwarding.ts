@@ -1,0 +1,122 @@
+/**
+ * Write forwarding: a client may send its writes to any node. A follower hands each one to the
+ * leader (a `forward` peer message), the leader proposes it as if its own client had sent it and
+ * sends back the outcome (`forward-reply`), and the follower answers its client.
+ *
+ * What can go wrong is the network's business, and every case ends in an answer the SDK knows:
+ * - the leader changes (or this node loses it) while a write is out: UNAVAILABLE with outcome
+ *   "unknown" — the write may or may not have been committed; the session's (sid, seq) makes the
+ *   SDK's retry safe (ARCHITECTURE rule 7);
+ * - the request or its reply is lost: the same, after FORWARD_TIMEOUT_MS;
+ * - a request arrives twice (the simulator's network duplicates; a reconnect may too): the leader
+ *   proposes it once and answers each copy with the one outcome (requests are keyed by sender and
+ *   id; ids carry a random per-incarnation prefix, so a restarted follower never reuses one).
+ */
+import { CoordError, ErrorCode, type ErrorBody } from '../protocol/errors.ts';
+import type { NodeId } from './consensus/core/index.ts';
+import type { PeerMessage, PeerTransport, RandomSource, Scheduler } from './consensus/env.ts';
+import type { Command, WriteOutcome } from './store/commands.ts';
+
+/** How long a follower waits for the leader's answer to a forwarded write. */
+export const FORWARD_TIMEOUT_MS = 10_000;
+/** Answers a leader keeps per peer for duplicate requests. */
+const REMEMBERED_PER_PEER = 4096;
+
+interface Pending {
+  leader: NodeId;
+  resolve(o: WriteOutcome): void;
+  reject(err: Error): void;
+  cancelTimer(): void;
+}
+
+type Answer = { outcome: WriteOutcome } | { error: ErrorBody };
+
+export interface ForwardingOptions {
+  transport: PeerTransport;
+  scheduler: Scheduler;
+  random: RandomSource;
+  /** Proposes a write on this node, the leader (with its own limits). */
+  proposeHere(cmd: Command): Promise<WriteOutcome>;
+  timeoutMs?: number;
+}
+
+export class Forwarding {
+  private readonly prefix: string;
+  private next = 1;
+  private readonly pending = new Map<string, Pending>();
+  /** Leader side, per peer: requests being proposed (their answer to come) and recent answers. */
+  private readonly seen = new Map<NodeId, Map<string, Promise<Answer>>>();
+
+  constructor(private readonly options: ForwardingOptions) {
+    this.prefix = (options.random() >>> 0).toString(36);
+  }
+
+  /** Follower side: sends `cmd` to `leader` and resolves with its outcome. */
+  forward(leader: NodeId, cmd: Command): Promise<WriteOutcome> {
+    const id = `${this.prefix}.${(this.next++).toString(36)}`;
+    return new Promise((resolve, reject) => {
+      const cancelTimer = this.options.scheduler.after(this.options.timeoutMs ?? FORWARD_TIMEOUT_MS, () => {
+        this.fail(id, `no answer from the leader (${leader}) within ${this.options.timeoutMs ?? FORWARD_TIMEOUT_MS} ms`);
+      });
+      this.pending.set(id, { leader, resolve, reject, cancelTimer });
+      this.options.transport.send(leader, { kind: 'forward', id, cmd });
+    });
+  }
+
+  /** The leader this node knows changed: writes sent to another one may have been lost. */
+  leaderChanged(leader: NodeId | null): void {
+    for (const [id, p] of this.pending) {
+      if (p.leader !== leader) this.fail(id, `the leader changed (${p.leader} → ${leader ?? 'none'}) while the write was with it`);
+    }
+  }
+
+  /** A peer message of this module's kinds. */
+  receive(from: NodeId, m: PeerMessage & { kind: 'forward' | 'forward-reply' }): void {
+    if (typeof m.id !== 'string') return;
+    if (m.kind === 'forward-reply') this.answered(from, m.id, m.outcome, m.error);
+    else this.serve(from, m.id, m.cmd);
+  }
+
+  /** Stops: every write still out gets UNAVAILABLE (outcome unknown). */
+  stop(): void {
+    for (const id of [...this.pending.keys()]) this.fail(id, 'the server is shutting down');
+  }
+
+  private answered(from: NodeId, id: string, outcome: WriteOutcome | undefined, error: ErrorBody | undefined): void {
+    const p = this.pending.get(id);
+    if (p === undefined || p.leader !== from) return;
+    this.pending.delete(id);
+    p.cancelTimer();
+    if (outcome !== undefined) p.resolve(outcome);
+    else p.reject(new CoordError(error?.code ?? ErrorCode.INTERNAL, error?.message ?? 'the leader gave no outcome', error?.details));
+  }
+
+  private fail(id: string, why: string): void {
+    const p = this.pending.get(id);
+    if (p === undefined) return;
+    this.pending.delete(id);
+    p.cancelTimer();
+    p.reject(new CoordError(ErrorCode.UNAVAILABLE, `${why}; the write may or may not have been applied: retry it`, { outcome: 'unknown' }));
+  }
+
+  /** Leader side: proposes a forwarded write once, however many copies of it arrive. */
+  private serve(from: NodeId, id: string, cmd: Command): void {
+    let answers = this.seen.get(from);
+    if (answers === undefined) this.seen.set(from, (answers = new Map()));
+    let answer = answers.get(id);
+    if (answer === undefined) {
+      answer = this.options.proposeHere(cmd).then(
+        (outcome): Answer => ({ outcome }),
+        (err: unknown): Answer => ({ error: errorBody(err) }),
+      );
+      answers.set(id, answer);
+      if (answers.size > REMEMBERED_PER_PEER) answers.delete(answers.keys().next().value as string);
+    }
+    void answer.then((a) => this.options.transport.send(from, { kind: 'forward-reply', id, ...a }));
+  }
+}
+
+function errorBody(err: unknown): ErrorBody {
+  if (err instanceof CoordError) return { code: err.code, message: err.message, ...(err.details !== undefined ? { details: err.details } : {}) };
+  return { code: ErrorCode.INTERNAL, message: err instanceof Error ? err.message : String(err) };
+}
