@@ -5,6 +5,7 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { runServer, serverDefaults } from './main.ts';
+import { parsePeers } from './peers/wire.ts';
 
 function intArg(min: number) {
   return (v: string): number => {
@@ -16,6 +17,14 @@ function intArg(min: number) {
   };
 }
 
+function peersArg(v: string): Record<string, string> {
+  try {
+    return parsePeers(v);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
 const program = new Command('coord server')
   .description('run a coord server (one node)')
   .option('--host <host>', 'address to listen on (0.0.0.0 for all)', serverDefaults.host)
@@ -25,6 +34,11 @@ const program = new Command('coord server')
   .option('--history-bytes <bytes>', 'bytes of history (paths and values) to keep at most; the oldest go first', intArg(1), serverDefaults.historyBytes)
   .option('--snapshot-every <entries>', 'snapshot the store every N log entries', intArg(1), serverDefaults.snapshotEvery)
   .option('--log-level <level>', 'fatal|error|warn|info|debug|silent', serverDefaults.logLevel)
+  .option('--id <id>', "this node's id in its cluster", serverDefaults.id)
+  .option('--peers <list>', 'the cluster on its first start: id=ws://host:port,... (this node among them founds it; a node not among them waits to be added)', peersArg)
+  .option('--advertise <url>', 'where peers reach this node (default: its entry in --peers, else ws://host:port)')
+  .option('--election-ms <ms>', 'silence from the leader before a follower stands for election', intArg(100), serverDefaults.electionMs)
+  .option('--heartbeat-ms <ms>', "the leader's heartbeat interval", intArg(10), serverDefaults.heartbeatMs)
   .configureOutput({ outputError: (str, write) => write(`coord: ${str}`) })
   .showSuggestionAfterError()
   .exitOverride((err) => {
@@ -37,11 +51,18 @@ Environment: COORD_TOKEN (a shared secret every client must present).
 Examples:
   coord server
   coord server --host 0.0.0.0 --port 7070 --data /var/lib/coord
+
+  # three nodes on one machine (each in its own terminal); restarts need no --peers
+  coord server --id n1 --port 7071 --data d1 --peers n1=ws://127.0.0.1:7071,n2=ws://127.0.0.1:7072,n3=ws://127.0.0.1:7073
+  coord server --id n2 --port 7072 --data d2 --peers n1=ws://127.0.0.1:7071,n2=ws://127.0.0.1:7072,n3=ws://127.0.0.1:7073
+  coord server --id n3 --port 7073 --data d3 --peers n1=ws://127.0.0.1:7071,n2=ws://127.0.0.1:7072,n3=ws://127.0.0.1:7073
 `)
   .action(async (o) => {
     await runServer({
       host: o.host, port: o.port, data: o.data, history: o.history, historyBytes: o.historyBytes,
-      snapshotEvery: o.snapshotEvery, logLevel: o.logLevel,
+      snapshotEvery: o.snapshotEvery, logLevel: o.logLevel, id: o.id, electionMs: o.electionMs, heartbeatMs: o.heartbeatMs,
+      ...(o.peers !== undefined ? { peers: o.peers } : {}),
+      ...(o.advertise !== undefined ? { advertise: o.advertise } : {}),
     });
   });
 

@@ -7,10 +7,12 @@
  * - the leader changes (or this node loses it) while a write is out: UNAVAILABLE with outcome
  *   "unknown" — the write may or may not have been committed; the session's (sid, seq) makes the
  *   SDK's retry safe (ARCHITECTURE rule 7);
- * - the request or its reply is lost: the same, after FORWARD_TIMEOUT_MS;
- * - a request arrives twice (the simulator's network duplicates; a reconnect may too): the leader
- *   proposes it once and answers each copy with the one outcome (requests are keyed by sender and
- *   id; ids carry a random per-incarnation prefix, so a restarted follower never reuses one).
+ * - the request or its reply is lost (a peer link broke and was redialled): the follower sends
+ *   the request again every `resendMs` until it has the answer; the leader proposes a request
+ *   once, however many copies arrive, and answers each copy with the one outcome (requests are
+ *   keyed by sender and id; ids carry a random per-incarnation prefix, so a restarted follower
+ *   never reuses one);
+ * - no answer at all within FORWARD_TIMEOUT_MS: UNAVAILABLE, outcome unknown.
  */
 import { CoordError, ErrorCode, type ErrorBody } from '../protocol/errors.ts';
 import type { NodeId } from './consensus/core/index.ts';
@@ -26,7 +28,7 @@ interface Pending {
   leader: NodeId;
   resolve(o: WriteOutcome): void;
   reject(err: Error): void;
-  cancelTimer(): void;
+  cancelTimers(): void;
 }
 
 type Answer = { outcome: WriteOutcome } | { error: ErrorBody };
@@ -37,6 +39,8 @@ export interface ForwardingOptions {
   random: RandomSource;
   /** Proposes a write on this node, the leader (with its own limits). */
   proposeHere(cmd: Command): Promise<WriteOutcome>;
+  /** How often an unanswered request is sent again (about half an election timeout). */
+  resendMs: number;
   timeoutMs?: number;
 }
 
@@ -54,12 +58,23 @@ export class Forwarding {
   /** Follower side: sends `cmd` to `leader` and resolves with its outcome. */
   forward(leader: NodeId, cmd: Command): Promise<WriteOutcome> {
     const id = `${this.prefix}.${(this.next++).toString(36)}`;
+    const timeoutMs = this.options.timeoutMs ?? FORWARD_TIMEOUT_MS;
     return new Promise((resolve, reject) => {
-      const cancelTimer = this.options.scheduler.after(this.options.timeoutMs ?? FORWARD_TIMEOUT_MS, () => {
-        this.fail(id, `no answer from the leader (${leader}) within ${this.options.timeoutMs ?? FORWARD_TIMEOUT_MS} ms`);
+      const send = (): void => this.options.transport.send(leader, { kind: 'forward', id, cmd });
+      let cancelResend = (): void => {};
+      const resend = (): void => {
+        cancelResend = this.options.scheduler.after(this.options.resendMs, () => {
+          if (!this.pending.has(id)) return;
+          send();
+          resend();
+        });
+      };
+      const cancelTimeout = this.options.scheduler.after(timeoutMs, () => {
+        this.fail(id, `no answer from the leader (${leader}) within ${timeoutMs} ms`);
       });
-      this.pending.set(id, { leader, resolve, reject, cancelTimer });
-      this.options.transport.send(leader, { kind: 'forward', id, cmd });
+      this.pending.set(id, { leader, resolve, reject, cancelTimers: () => { cancelTimeout(); cancelResend(); } });
+      send();
+      resend();
     });
   }
 
@@ -86,7 +101,7 @@ export class Forwarding {
     const p = this.pending.get(id);
     if (p === undefined || p.leader !== from) return;
     this.pending.delete(id);
-    p.cancelTimer();
+    p.cancelTimers();
     if (outcome !== undefined) p.resolve(outcome);
     else p.reject(new CoordError(error?.code ?? ErrorCode.INTERNAL, error?.message ?? 'the leader gave no outcome', error?.details));
   }
@@ -95,7 +110,7 @@ export class Forwarding {
     const p = this.pending.get(id);
     if (p === undefined) return;
     this.pending.delete(id);
-    p.cancelTimer();
+    p.cancelTimers();
     p.reject(new CoordError(ErrorCode.UNAVAILABLE, `${why}; the write may or may not have been applied: retry it`, { outcome: 'unknown' }));
   }
 

@@ -4,7 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { limits } from '../protocol/limits.ts';
-import { startServer } from './server.ts';
+import { ELECTION_MS_DEFAULT, HEARTBEAT_MS_DEFAULT, startServer } from './server.ts';
 import { describeStartError } from './start-error.ts';
 
 export interface ServerFlags {
@@ -15,6 +15,11 @@ export interface ServerFlags {
   historyBytes: number;
   snapshotEvery: number;
   logLevel: string;
+  id: string;
+  peers?: Record<string, string>;
+  advertise?: string;
+  electionMs: number;
+  heartbeatMs: number;
 }
 
 export const serverDefaults: ServerFlags = {
@@ -25,6 +30,9 @@ export const serverDefaults: ServerFlags = {
   historyBytes: limits.historyBytesDefault,
   snapshotEvery: 50_000,
   logLevel: 'info',
+  id: 'n1',
+  electionMs: ELECTION_MS_DEFAULT,
+  heartbeatMs: HEARTBEAT_MS_DEFAULT,
 };
 
 export async function runServer(flags: ServerFlags): Promise<void> {
@@ -38,6 +46,11 @@ export async function runServer(flags: ServerFlags): Promise<void> {
       historyBytes: flags.historyBytes,
       snapshotEveryEntries: flags.snapshotEvery,
       logLevel: flags.logLevel,
+      nodeId: flags.id,
+      electionMs: flags.electionMs,
+      heartbeatMs: flags.heartbeatMs,
+      ...(flags.peers !== undefined ? { peers: flags.peers } : {}),
+      ...(flags.advertise !== undefined ? { advertiseUrl: flags.advertise } : {}),
       // A shared secret clients must present; from the environment, so it stays out of `ps`.
       ...(process.env.COORD_TOKEN ? { token: process.env.COORD_TOKEN } : {}),
     });
@@ -47,7 +60,7 @@ export async function runServer(flags: ServerFlags): Promise<void> {
     process.exit(1);
   }
   server.app.log.info(
-    { url: server.url, data: resolve(flags.data), rev: server.node.store.rev },
+    { url: server.url, data: resolve(flags.data), rev: server.node.store.rev, id: flags.id },
     'coord server started',
   );
   let stopping = false;

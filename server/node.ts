@@ -15,7 +15,7 @@ import { CoordError, ErrorCode } from '../protocol/errors.ts';
 import { limits } from '../protocol/limits.ts';
 import type { ConfChange, NodeId } from './consensus/core/index.ts';
 import {
-  RaftDriver, TICK_MS_DEFAULT, type DiskState, type DriverStatus, type Leadership,
+  ELECTION_TICKS_DEFAULT, RaftDriver, TICK_MS_DEFAULT, type DiskState, type DriverStatus, type Leadership,
 } from './consensus/driver.ts';
 import type { NodeEnv, PeerMessage, RandomSource } from './consensus/env.ts';
 import type { Logger } from './log.ts';
@@ -102,6 +102,7 @@ export class CoordNode {
       scheduler: env.scheduler,
       random: env.random,
       proposeHere: (cmd) => this.limited(() => this.driver.propose(cmd)),
+      resendMs: Math.max(1, Math.floor(((options.electionTicks ?? ELECTION_TICKS_DEFAULT) * this.tickMs) / 2)),
     });
     for (const sid of store.sessionIds()) this.tracker.add(sid, store.session(sid)!.ttlMs);
     store.observer = {

@@ -9,6 +9,8 @@ import { CoordNode } from './node.ts';
 import type { Clock } from './clock.ts';
 import { productionEnv } from './consensus/env-production.ts';
 import { limits } from '../protocol/limits.ts';
+import { WebSocketPeers } from './peers/links.ts';
+import { registerPeerRoute } from './peers/route.ts';
 
 export interface ServerOptions {
   host: string;
@@ -30,7 +32,27 @@ export interface ServerOptions {
   historyBytes?: number;
   /** Called on an unrecoverable error (failed fsync, broken invariant). Default: exit(1). */
   onFatal?(err: unknown): void;
+  /** This node's id (default 'n1': a single node). */
+  nodeId?: string;
+  /**
+   * The cluster's members and where they listen (`--peers`): with this node's id among them it
+   * is a founder; without, a blank node waiting to be added (`coord member add`). Only read on
+   * the first start: afterwards the membership is in the log.
+   */
+  peers?: Record<string, string>;
+  /** Where peers reach this node (default: its own entry in peers, else ws://host:port). */
+  advertiseUrl?: string;
+  /** Milliseconds without a leader before a follower campaigns (default 1000). */
+  electionMs?: number;
+  /** Milliseconds between a leader's heartbeats (default 100). */
+  heartbeatMs?: number;
 }
+
+/** Raft's clock: every timeout is a whole number of these. */
+const TICK_MS = 50;
+/** Election timeout and heartbeat by default, as etcd's: they ride out a slow fsync. */
+export const ELECTION_MS_DEFAULT = 1000;
+export const HEARTBEAT_MS_DEFAULT = 100;
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -62,16 +84,32 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     app.log.fatal({ err }, 'unrecoverable error; stopping');
     process.exit(1);
   });
-  // A single node: a cluster of one founder, 'n1', with no peers.
-  const env = await productionEnv({ dataDir: options.dataDir, log: app.log, ...(options.clock ? { clock: options.clock } : {}) });
+  const nodeId = options.nodeId ?? 'n1';
+  const cluster = options.peers !== undefined;
+  const peers = new WebSocketPeers({
+    self: nodeId,
+    selfUrl: options.advertiseUrl ?? options.peers?.[nodeId] ?? `ws://${options.host}:${options.port}`,
+    token: options.token || null,
+    log: app.log,
+  });
+  const env = await productionEnv({
+    dataDir: options.dataDir, log: app.log, transport: peers, ...(options.clock ? { clock: options.clock } : {}),
+  });
+  const electionMs = options.electionMs ?? ELECTION_MS_DEFAULT;
+  const heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS_DEFAULT;
   let node: CoordNode;
   try {
     node = await CoordNode.start(env, {
-      nodeId: 'n1',
+      nodeId,
+      // A founder bootstraps with every member of --peers; a node not among them starts blank.
+      ...(cluster ? { initialMembers: Object.keys(options.peers!), initialUrls: options.peers! } : {}),
       historyRevisions: options.historyRevisions ?? limits.historyRevisionsDefault,
       historyBytes: options.historyBytes ?? limits.historyBytesDefault,
       snapshotEveryEntries: options.snapshotEveryEntries ?? 50_000,
       sessionCheckIntervalMs: 100,
+      tickMs: TICK_MS,
+      electionTicks: Math.max(2, Math.round(electionMs / TICK_MS)),
+      heartbeatTicks: Math.max(1, Math.round(heartbeatMs / TICK_MS)),
       ...(options.writesInflightMax !== undefined ? { writesInflightMax: options.writesInflightMax } : {}),
       onFatal,
     });
@@ -79,19 +117,32 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     await env.storage.close();
     throw err;
   }
+  // Links follow the membership in the log (and --peers until the log holds addresses).
+  const followMembership = (): void => {
+    const m = node.status().membership;
+    peers.setPeers([...m.voters, ...m.learners], { ...options.peers, ...m.urls });
+  };
+  followMembership();
+  const membershipTimer = setInterval(followMembership, 250);
+  membershipTimer.unref();
   let api;
   try {
-    // It leads itself and has replayed its log before it listens.
-    await node.whenReady();
+    // Alone, it leads itself and has replayed its log before it listens. In a cluster it must
+    // listen first: its peers elect a leader through this listener.
+    if (!node.hasPeers) await node.whenReady();
     api = await registerApi(app, { node, onFatal, token: options.token || null });
+    registerPeerRoute(app, { peers, token: options.token || null });
     await app.listen({ host: options.host, port: options.port });
   } catch (err) {
+    clearInterval(membershipTimer);
+    peers.close();
     await node.stop();
     throw err;
   }
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : options.port;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
+  if (options.advertiseUrl === undefined && options.peers?.[nodeId] === undefined) peers.advertise(`ws://${host}:${port}`);
   let closing: Promise<void> | null = null;
   return {
     app,
@@ -101,7 +152,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     close: () => {
       closing ??= (async () => {
         api.drain();
+        clearInterval(membershipTimer);
         await node.stop();
+        peers.close();
         api.closeConnections();
         await app.close();
       })();

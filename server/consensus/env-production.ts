@@ -1,9 +1,8 @@
 /**
  * The world a production node runs in (env.ts): the monotonic clock, Node's timers, randomness
  * from the operating system's CSPRNG (session secrets come from it), LevelDB storage in the data
- * directory, and the process's logger. No peers yet: the transport to other nodes (WebSockets
- * between servers) is the next piece of work, so `send` drops what it is given; a single node
- * never sends anything.
+ * directory, the process's logger, and the transport to other nodes it is given (WebSockets
+ * between servers, server/peers/; noPeers() for a node that is alone).
  */
 import { randomFillSync } from 'node:crypto';
 import { systemClock, type Clock } from '../clock.ts';
@@ -48,6 +47,8 @@ export interface ProductionEnvOptions {
   log: Logger;
   /** Default: the system's monotonic clock. */
   clock?: Clock;
+  /** Default: noPeers(). */
+  transport?: PeerTransport;
 }
 
 /** Opens the data directory and builds the env a single production node runs in. */
@@ -57,7 +58,7 @@ export async function productionEnv(options: ProductionEnvOptions): Promise<Node
     clock: options.clock ?? systemClock,
     scheduler: timerScheduler,
     random: cryptoRandom(),
-    transport: noPeers(),
+    transport: options.transport ?? noPeers(),
     storage,
     log: options.log,
   };

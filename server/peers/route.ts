@@ -1,0 +1,39 @@
+/**
+ * The listener side of peer links: PEER_PATH on the server's own port. A peer names itself in
+ * PEER_ID_HEADER and, when the cluster has a token, presents it as a bearer token; anything else
+ * is refused before the upgrade (401 / 400), with a log line an operator can act on.
+ */
+import type { FastifyInstance } from 'fastify';
+import { secretsEqual } from '../node.ts';
+import type { WebSocketPeers } from './links.ts';
+import { PEER_ID_HEADER, PEER_PATH, PEER_URL_HEADER } from './wire.ts';
+
+export interface PeerRouteOptions {
+  peers: WebSocketPeers;
+  token: string | null;
+}
+
+export function registerPeerRoute(app: FastifyInstance, options: PeerRouteOptions): void {
+  app.get(PEER_PATH, {
+    websocket: true,
+    preValidation: async (req, reply) => {
+      const id = req.headers[PEER_ID_HEADER];
+      if (typeof id !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(id)) {
+        req.log.warn({ remote: req.socket.remoteAddress }, `peer link refused: no node id in ${PEER_ID_HEADER}`);
+        return reply.code(400).send({ error: `a peer names itself in the ${PEER_ID_HEADER} header` });
+      }
+      if (options.token !== null) {
+        const auth = req.headers.authorization ?? '';
+        const given = auth.startsWith('Bearer ') ? auth.slice(7) : '';
+        if (!secretsEqual(given, options.token)) {
+          req.log.warn({ remote: req.socket.remoteAddress, peer: id }, 'peer link refused: wrong or missing token');
+          return reply.code(401).send({ error: 'this cluster needs its token' });
+        }
+      }
+      return undefined;
+    },
+  }, (socket, req) => {
+    const url = req.headers[PEER_URL_HEADER];
+    options.peers.accept(socket, req.headers[PEER_ID_HEADER] as string, typeof url === 'string' && /^wss?:\/\/[^/\s]+$/.test(url) ? url : null);
+  });
+}

@@ -1,0 +1,111 @@
+/**
+ * A cluster of real `coord server` processes on loopback, each with its own data directory and
+ * port, for tests that kill, freeze and restart them. Ports are picked free beforehand, so a
+ * node restarts on the port its peers know.
+ */
+import { createServer } from 'node:net';
+import { removeDir, spawnServer, tempDir, type ChildServer } from './server.ts';
+
+export interface ClusterNode {
+  id: string;
+  port: number;
+  url: string;
+  dataDir: string;
+  server: ChildServer | null;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface ClusterOptions {
+  size?: number;
+  /** Extra `coord server` flags for every node (e.g. a short --election-ms). */
+  args?: string[];
+  env?: Record<string, string>;
+}
+
+export class TestCluster {
+  readonly nodes: ClusterNode[] = [];
+  private constructor(private readonly args: string[]) {}
+
+  static async start(options: ClusterOptions = {}): Promise<TestCluster> {
+    const c = new TestCluster(options.args ?? ['--election-ms', '600', '--heartbeat-ms', '50']);
+    const size = options.size ?? 3;
+    for (let i = 1; i <= size; i++) {
+      const port = await freePort();
+      c.nodes.push({ id: `n${i}`, port, url: `ws://127.0.0.1:${port}`, dataDir: tempDir('coord-cluster-'), server: null });
+    }
+    await Promise.all(c.nodes.map((n) => c.startNode(n.id, true)));
+    await c.waitReady();
+    return c;
+  }
+
+  get peersSpec(): string {
+    return this.nodes.map((n) => `${n.id}=${n.url}`).join(',');
+  }
+
+  get urls(): string[] {
+    return this.nodes.map((n) => n.url);
+  }
+
+  node(id: string): ClusterNode {
+    const n = this.nodes.find((x) => x.id === id);
+    if (n === undefined) throw new Error(`no node ${id}`);
+    return n;
+  }
+
+  /** Starts (or restarts) a node; `withPeers` passes --peers (a restart does not need it). */
+  async startNode(id: string, withPeers = false): Promise<void> {
+    const n = this.node(id);
+    const args = ['--id', n.id, ...this.args, ...(withPeers ? ['--peers', this.peersSpec] : [])];
+    n.server = await spawnServer(n.dataDir, args, n.port);
+  }
+
+  kill(id: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<unknown> {
+    const n = this.node(id);
+    const s = n.server;
+    if (s === null) return Promise.resolve();
+    n.server = null;
+    s.proc.kill(signal);
+    return s.exited;
+  }
+
+  async readyz(id: string): Promise<{ ready: boolean; leader: boolean; rev: number } | null> {
+    try {
+      const r = await fetch(`http://127.0.0.1:${this.node(id).port}/readyz`);
+      return await r.json() as { ready: boolean; leader: boolean; rev: number };
+    } catch {
+      return null;
+    }
+  }
+
+  /** Waits until every running node is ready and exactly one leads; returns the leader's id. */
+  async waitReady(timeoutMs = 20_000): Promise<string> {
+    const end = Date.now() + timeoutMs;
+    for (;;) {
+      const up = this.nodes.filter((n) => n.server !== null);
+      const states = await Promise.all(up.map((n) => this.readyz(n.id)));
+      const leaders = up.filter((_, i) => states[i]?.leader === true);
+      if (states.every((s) => s?.ready === true) && leaders.length === 1) return leaders[0]!.id;
+      if (Date.now() > end) throw new Error(`cluster not ready: ${JSON.stringify(states)}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  async leader(): Promise<string> {
+    return this.waitReady();
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => this.kill(n.id, 'SIGTERM')));
+    for (const n of this.nodes) removeDir(n.dataDir);
+  }
+}
