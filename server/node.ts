@@ -29,6 +29,9 @@ import { WatchHub } from './watch/hub.ts';
 
 export type { DiskState } from './consensus/driver.ts';
 
+/** How close to the leader's log a learner must be to be promoted to voter. */
+const LEARNER_CAUGHT_UP_ENTRIES = 100;
+
 /** How soon a leader tries again to make its settings the cluster's after a failed proposal. */
 const SETTINGS_RETRY_MS = 1000;
 
@@ -89,6 +92,7 @@ export class CoordNode {
   private cancelSessionCheck: (() => void) | null = null;
   private cancelKeepalives: (() => void) | null = null;
   private stopped = false;
+  private promoting = false;
 
   private constructor(private readonly env: NodeEnv, private readonly driver: RaftDriver, private readonly options: NodeOptions) {
     const store = driver.store;
@@ -242,8 +246,54 @@ export class CoordNode {
     if (this.stopped) return;
     this.cancelKeepalives = this.env.scheduler.after(this.tickMs, () => {
       this.flushKeepalives();
+      this.promoteCaughtUpLearner();
       this.scheduleKeepalives();
     });
+  }
+
+  /**
+   * A learner that has caught up (its log within LEARNER_CAUGHT_UP_ENTRIES of the leader's, and
+   * heard from) becomes a voter: `coord member add` adds a learner, and this makes it vote once
+   * counting it in a quorum cannot stall writes. One change at a time.
+   */
+  private promoteCaughtUpLearner(): void {
+    if (this.promoting || !this.driver.isLeader) return;
+    const st = this.driver.status();
+    if (st.progress === null || st.membership.learners.length === 0) return;
+    const ready = st.membership.learners.find((id) => {
+      const p = st.progress![id];
+      return p !== undefined && p.state === 'replicate' && p.recentActive && p.match + LEARNER_CAUGHT_UP_ENTRIES >= st.lastIndex;
+    });
+    if (ready === undefined) return;
+    this.promoting = true;
+    this.driver.changeMembership({ op: 'promote', node: ready }).then((o) => {
+      if (o.ok) this.log.info({ member: ready }, 'learner caught up: now a voter');
+    }, (err: unknown) => {
+      this.log.debug({ member: ready, err: err instanceof Error ? err.message : String(err) }, 'promotion not made yet');
+    }).finally(() => {
+      this.promoting = false;
+    });
+  }
+
+  /**
+   * Hands leadership to the most caught-up voter and waits (at most `timeoutMs`) until another
+   * node leads: a leader that is stopped cleanly spares its cluster an election timeout.
+   */
+  async handOver(timeoutMs: number, to?: NodeId): Promise<NodeId | null> {
+    const st = this.driver.status();
+    if (!this.driver.isLeader || st.progress === null) return null;
+    const others = st.membership.voters.filter((id) => id !== this.options.nodeId);
+    if (to !== undefined && !others.includes(to)) throw new CoordError(ErrorCode.BAD_REQUEST, `${to} is not another voter (voters: ${st.membership.voters.join(', ')})`);
+    if (others.length === 0) return null;
+    const best = to ?? others.reduce((a, b) => ((st.progress![b]?.match ?? 0) > (st.progress![a]?.match ?? 0) ? b : a));
+    try {
+      this.driver.transferLeadership(best);
+    } catch {
+      return null;
+    }
+    const end = this.env.clock.now() + timeoutMs;
+    while (this.driver.isLeader && this.env.clock.now() < end) await new Promise<void>((r) => this.env.scheduler.after(this.tickMs, r));
+    return this.driver.isLeader ? null : best;
   }
 
   private flushKeepalives(): void {

@@ -4,6 +4,7 @@
  */
 import { createServer } from 'node:http';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import { registerAdmin } from './api/admin.ts';
 import { registerApi } from './api/plugin.ts';
 import { CoordNode } from './node.ts';
 import type { Clock } from './clock.ts';
@@ -132,6 +133,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (!node.hasPeers) await node.whenReady();
     api = await registerApi(app, { node, onFatal, token: options.token || null });
     registerPeerRoute(app, { peers, token: options.token || null });
+    registerAdmin(app, { node, token: options.token || null, selfUrl: () => peers.selfUrl });
     await app.listen({ host: options.host, port: options.port });
   } catch (err) {
     clearInterval(membershipTimer);
@@ -151,6 +153,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     url: `ws://${host}:${port}`,
     close: () => {
       closing ??= (async () => {
+        // A leader hands over first (its clients are still served, then forwarded), so a rolling
+        // restart costs no election timeout.
+        const to = await node.handOver(electionMs).catch(() => null);
+        if (to !== null) app.log.info({ to }, 'leadership handed over');
         api.drain();
         clearInterval(membershipTimer);
         await node.stop();

@@ -10,12 +10,13 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { CoordClient } from '../client.ts';
 import * as kv from './commands/kv.ts';
+import { leaderTransfer, memberAdd, memberRemove, status } from './commands/cluster.ts';
 import { leader } from './commands/leader.ts';
 import { members, registerRun } from './commands/membership.ts';
 import { packageVersion } from './commands/package-info.ts';
 import { claimRun, electRun, lockRun } from './commands/run.ts';
 import * as watching from './commands/watch.ts';
-import { defaultUrl, open, type GlobalOptions } from './connection.ts';
+import { defaultUrl, open, serverUrls, type GlobalOptions } from './connection.ts';
 import { ExitCode, reportError } from './output.ts';
 
 function intArg(min: number, what = 'an integer') {
@@ -71,6 +72,25 @@ Examples:
   coord register /services/www host-1 --info 10.0.0.7:8080 -- ./serve.sh
   coord members /services/www                    # the live members, one JSON line each
 `);
+
+/** Runs a cluster-admin command (HTTP to the servers, no session): act, exit with its code. */
+function adminAction<A extends unknown[]>(fn: (urls: string[], ...args: A) => Promise<number>) {
+  return async (...args: A) => {
+    let code: number;
+    try {
+      code = await fn(serverUrls(program.opts<GlobalOptions>()), ...args);
+    } catch (err) {
+      const exitCode = (err as { exitCode?: number }).exitCode;
+      if (exitCode !== undefined) {
+        process.stderr.write(`${(err as Error).message}\n`);
+        code = exitCode;
+      } else {
+        code = reportError(err);
+      }
+    }
+    process.exit(code);
+  };
+}
 
 /** Runs a client command: connect, act, close, exit with its code. */
 function clientAction<A extends unknown[]>(fn: (client: CoordClient, ...args: A) => Promise<number>) {
@@ -199,11 +219,38 @@ program
   .action(clientAction((c, path: string, cmd: string[], o: { id: string; info?: string; wait?: number }) => electRun(c, path, cmd, interrupted.signal, o)));
 
 program
-  .command('leader <path>')
-  .description('print the leader of the election at PATH as {"id","token","info"}; nobody leads: exit 1 with NOENT')
+  .command('leader <path> [id]')
+  .description('print the leader of the election at PATH as {"id","token","info"}; nobody leads: exit 1 with NOENT. ' +
+    '`coord leader transfer [ID]` hands the cluster\'s own leadership to ID (default: the most caught-up voter)')
   .option('--watch', 'print the leader now and after every change (null while nobody leads), until interrupted')
-  .addHelpText('after', '\nExamples:\n  coord leader /services/scheduler/leader\n  coord leader /services/scheduler/leader --watch\n')
-  .action(clientAction((c, path: string, o: { watch?: boolean }) => leader(c, path, interrupted.signal, o)));
+  .addHelpText('after', '\nExamples:\n  coord leader /services/scheduler/leader\n  coord leader /services/scheduler/leader --watch\n  coord leader transfer n2\n')
+  .action((path: string, id: string | undefined, o: { watch?: boolean }) => {
+    // Election paths start with '/': the word `transfer` is the cluster's own leadership.
+    if (path === 'transfer') return adminAction((urls, to: string | undefined) => leaderTransfer(urls, to))(id);
+    if (id !== undefined) {
+      process.stderr.write(`coord: leader takes one path (got "${id}" too)\n`);
+      process.exit(ExitCode.USAGE);
+    }
+    return clientAction((c, p: string, opts: { watch?: boolean }) => leader(c, p, interrupted.signal, opts))(path, o);
+  });
+
+program
+  .command('status')
+  .description("print every cluster member: id, url, role, term, commit, applied, revision and lag behind the leader; a member that cannot be reached: exit 3")
+  .option('--json', 'one JSON object: {"leader","members":[...]}')
+  .addHelpText('after', '\nExamples:\n  coord status\n  coord status --json --url ws://10.0.0.1:7070\n')
+  .action(adminAction((urls, o: { json?: boolean }) => status(urls, o)));
+
+const member = program.command('member').description('change the cluster\'s membership (on its leader)');
+member
+  .command('add <id> <url>')
+  .description('add a server as a learner; it becomes a voter once it has caught up. Start it first: coord server --id ID --peers <the cluster>')
+  .addHelpText('after', '\nExamples:\n  coord member add n4 ws://10.0.0.4:7070\n')
+  .action(adminAction((urls, id: string, url: string) => memberAdd(urls, id, url)));
+member
+  .command('remove <id>')
+  .description('remove a member (the leader too: it steps down once the change is committed)')
+  .action(adminAction((urls, id: string) => memberRemove(urls, id)));
 
 program
   .command('register')

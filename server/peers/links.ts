@@ -88,6 +88,10 @@ export class WebSocketPeers implements PeerTransport {
     }
   }
 
+  get selfUrl(): string {
+    return this.options.selfUrl;
+  }
+
   /** Where this node listens, once known (a server on port 0 learns its port when it listens). */
   advertise(url: string): void {
     this.options.selfUrl = url;

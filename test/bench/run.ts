@@ -34,7 +34,9 @@ const usage = `usage: npm run bench -- [options]
   --url ws://HOST:PORT    use this running server or cluster instead of starting one
                           (memory is skipped: it needs the server's pid)
   --json FILE             where to write the results (default bench-results/latest.json)
-  --cpu-prof DIR          run each server under node --cpu-prof, profiles written to DIR`;
+  --cpu-prof DIR          run each server under node --cpu-prof, profiles written to DIR
+  --server-root DIR       start DIR/bin/coord.mjs instead of this checkout's (another version,
+                          built, e.g. a git worktree): the same workloads against it`;
 
 function fail(message: string): never {
   process.stderr.write(`${message}\n\n${usage}\n`);
@@ -52,6 +54,7 @@ function parse() {
         url: { type: 'string' },
         json: { type: 'string', default: 'bench-results/latest.json' },
         'cpu-prof': { type: 'string' },
+        'server-root': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -77,6 +80,7 @@ function parse() {
     url: values.url ?? null,
     json: resolve(values.json),
     cpuProfDir: values['cpu-prof'] !== undefined ? resolve(values['cpu-prof']) : null,
+    serverRoot: values['server-root'] !== undefined ? resolve(values['server-root']) : null,
   };
 }
 
@@ -121,6 +125,7 @@ async function runOne(workload: Workload, run: number, opts: ReturnType<typeof p
       if (profDir !== null) mkdirSync(profDir, { recursive: true });
       server = await startBenchServer({
         nodeArgs: profDir === null ? [] : ['--cpu-prof', '--cpu-prof-interval', '2000', '--cpu-prof-dir', profDir],
+        ...(opts.serverRoot !== null ? { root: opts.serverRoot } : {}),
       });
     }
     const url = server?.url ?? opts.url!;

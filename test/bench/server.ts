@@ -30,6 +30,8 @@ export interface ServerSpawnOptions {
   /** Extra `coord server` flags. */
   serverArgs?: string[];
   readyTimeoutMs?: number;
+  /** The checkout whose bin/coord.mjs to run (default: this one). */
+  root?: string;
 }
 
 const live = new Set<BenchServer>();
@@ -68,7 +70,7 @@ export async function startBenchServer(options: ServerSpawnOptions = {}): Promis
   const port = await freePort();
   const proc: ChildProcess = spawn(process.execPath, [
     ...(options.nodeArgs ?? []),
-    join(repoRoot, 'bin/coord.mjs'), 'server',
+    join(options.root ?? repoRoot, 'bin/coord.mjs'), 'server',
     '--host', '127.0.0.1', '--port', String(port), '--data', dataDir, '--log-level', 'warn',
     ...(options.serverArgs ?? []),
   ], { stdio: ['ignore', 'pipe', 'pipe'] });

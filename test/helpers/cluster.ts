@@ -62,6 +62,28 @@ export class TestCluster {
     return n;
   }
 
+  /**
+   * A new server that is not a member yet: started with --peers naming the cluster (without
+   * itself), it waits to be added (`coord member add`).
+   */
+  async startJoiner(id: string): Promise<ClusterNode> {
+    const spec = this.peersSpec;
+    const port = await freePort();
+    const n: ClusterNode = { id, port, url: `ws://127.0.0.1:${port}`, dataDir: tempDir('coord-cluster-'), server: null };
+    this.nodes.push(n);
+    n.server = await spawnServer(n.dataDir, ['--id', id, ...this.args, '--peers', spec], port);
+    return n;
+  }
+
+  /** Forgets a node that left the cluster (its process must be stopped). */
+  forget(id: string): void {
+    const i = this.nodes.findIndex((n) => n.id === id);
+    if (i >= 0) {
+      removeDir(this.nodes[i]!.dataDir);
+      this.nodes.splice(i, 1);
+    }
+  }
+
   /** Starts (or restarts) a node; `withPeers` passes --peers (a restart does not need it). */
   async startNode(id: string, withPeers = false): Promise<void> {
     const n = this.node(id);
