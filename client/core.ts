@@ -69,9 +69,18 @@ export interface CallOptions {
 }
 
 export interface ReadOptions extends CallOptions {
-  /** Read the tree as it stood at this revision. */
+  /** Read the tree as it stood at this revision (answered by any node that has applied it). */
   rev?: number;
+  /**
+   * 'linearizable' (default): the read sees every write acknowledged before it was called, on
+   * whichever node answers (a follower asks the leader how far it must have applied).
+   * 'serializable': the node answers from what it has applied, with no round trip to the leader:
+   * faster, and it may miss the latest writes (never shows a state that was not committed).
+   */
+  consistency?: 'linearizable' | 'serializable';
 }
+
+const consistency = (o: ReadOptions): { serializable?: true } => (o.consistency === 'serializable' && o.rev === undefined ? { serializable: true } : {});
 
 export interface WriteOptions extends CallOptions {
   /** -1 (default): unconditional; 0: create only; otherwise: only if the file's rev ≤ this. */
@@ -507,7 +516,7 @@ export class CoordClient {
   }
 
   async get(path: string, options: ReadOptions = {}): Promise<GetResult> {
-    return this.call<GetResult>({ op: 'get', path, ...(options.rev !== undefined ? { rev: options.rev } : {}) }, 'read', options);
+    return this.call<GetResult>({ op: 'get', path, ...(options.rev !== undefined ? { rev: options.rev } : {}), ...consistency(options) }, 'read', options);
   }
 
   /** Sets `path` to `value`; returns the new store revision (the file's rev). */
@@ -524,12 +533,12 @@ export class CoordClient {
   }
 
   /** The current store revision. */
-  async rev(options: CallOptions = {}): Promise<number> {
-    return (await this.call<{ rev: number }>({ op: 'rev' }, 'read', options)).rev;
+  async rev(options: CallOptions & Pick<ReadOptions, 'consistency'> = {}): Promise<number> {
+    return (await this.call<{ rev: number }>({ op: 'rev', ...consistency(options) }, 'read', options)).rev;
   }
 
   async stat(path: string, options: ReadOptions = {}): Promise<StatResult> {
-    return this.call<StatResult>({ op: 'stat', path, ...(options.rev !== undefined ? { rev: options.rev } : {}) }, 'read', options);
+    return this.call<StatResult>({ op: 'stat', path, ...(options.rev !== undefined ? { rev: options.rev } : {}), ...consistency(options) }, 'read', options);
   }
 
   /** All child names of a directory, sorted, read at one revision (`at`), across pages. */
@@ -559,7 +568,7 @@ export class CoordClient {
     let after: string | undefined;
     for (;;) {
       const page = await this.call<{ at: number; more: boolean } & Record<typeof key, T[]>>({
-        ...body, ...(rev !== undefined ? { rev } : {}), ...(after !== undefined ? { after } : {}),
+        ...body, ...(rev !== undefined ? { rev } : { ...consistency(options) }), ...(after !== undefined ? { after } : {}),
       } as RequestBody, 'read', options);
       const got = page[key];
       items.push(...got);

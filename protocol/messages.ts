@@ -35,17 +35,23 @@ export interface Sequenced {
   seqFloor?: number;
 }
 
-export interface GetRequest { op: 'get'; path: string; rev?: number }
+/**
+ * A read without `rev` is linearizable (it sees every write acknowledged before it was sent);
+ * `serializable: true` answers from the replica the client is connected to, as far as it has
+ * applied (faster, may be a little behind). A read with `rev` is the same everywhere.
+ */
+interface Consistency { serializable?: boolean }
+export interface GetRequest extends Consistency { op: 'get'; path: string; rev?: number }
 export interface SetRequest extends Sequenced {
   op: 'set'; path: string; value: Value; rev?: Rev; ephemeral?: boolean;
 }
 export interface DelRequest extends Sequenced { op: 'del'; path: string; rev?: Rev }
-export interface RevRequest { op: 'rev' }
-export interface StatRequest { op: 'stat'; path: string; rev?: number }
-export interface GetdirRequest {
+export interface RevRequest extends Consistency { op: 'rev' }
+export interface StatRequest extends Consistency { op: 'stat'; path: string; rev?: number }
+export interface GetdirRequest extends Consistency {
   op: 'getdir'; path: string; rev?: number; after?: string; limit?: number;
 }
-export interface WalkRequest { op: 'walk'; glob: string; rev?: number; after?: string; limit?: number }
+export interface WalkRequest extends Consistency { op: 'walk'; glob: string; rev?: number; after?: string; limit?: number }
 export interface WaitRequest { op: 'wait'; glob: string; rev?: number }
 export interface WatchRequest { op: 'watch'; glob: string; fromRev?: number }
 export interface CancelRequest { op: 'cancel'; target: number }

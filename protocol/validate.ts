@@ -203,7 +203,7 @@ function parseBody(op: Op, f: Fields): RequestBody {
     }
     case 'get':
     case 'stat':
-      return omitUndefined({ op, path: path(f), rev: int(f, 'rev', 0) });
+      return omitUndefined({ op, path: path(f), rev: int(f, 'rev', 0), serializable: bool(f, 'serializable') });
     case 'set':
       return omitUndefined({
         op, path: path(f), value: value(f), rev: writeRev(f), ephemeral: bool(f, 'ephemeral'),
@@ -213,11 +213,11 @@ function parseBody(op: Op, f: Fields): RequestBody {
       return omitUndefined({ op, path: path(f), rev: writeRev(f), ...sequenced(f) });
     case 'getdir': {
       const after = str(f, 'after');
-      return omitUndefined({ op, path: path(f), rev: int(f, 'rev', 0), after, limit: limit(f) });
+      return omitUndefined({ op, path: path(f), rev: int(f, 'rev', 0), after, limit: limit(f), serializable: bool(f, 'serializable') });
     }
     case 'walk': {
       const after = str(f, 'after');
-      return omitUndefined({ op, glob: glob(f), rev: int(f, 'rev', 0), after, limit: limit(f) });
+      return omitUndefined({ op, glob: glob(f), rev: int(f, 'rev', 0), after, limit: limit(f), serializable: bool(f, 'serializable') });
     }
     case 'wait':
       return omitUndefined({ op, glob: glob(f), rev: int(f, 'rev', 0) });
@@ -228,6 +228,7 @@ function parseBody(op: Op, f: Fields): RequestBody {
     case 'txn':
       return omitUndefined({ op, conds: txnConds(f), ops: txnOps(f), ...sequenced(f) });
     case 'rev':
+      return omitUndefined({ op, serializable: bool(f, 'serializable') });
     case 'ping':
     case 'close':
       return { op };

@@ -380,13 +380,18 @@ export class CoordNode {
   }
 
   /**
-   * Makes a read safe: linearizable (every write acknowledged before it is visible, by
-   * read-index), and, for a read at `rev`, waits (bounded) until that revision is applied.
-   * Returns the revision to read at.
+   * The revision a read uses. Without `rev`: linearizable (every write acknowledged before the
+   * read is visible, by read-index through the leader), or with `serializable`, whatever this
+   * replica has applied. With `rev`: that revision, answered here as soon as it is applied (a
+   * revision never changes once applied, so no round trip to the leader: the pages after the
+   * first of a WALK or GETDIR, and a client's read of what it just wrote, stay local); waits,
+   * bounded, for a revision not applied yet.
    */
-  async readAt(rev?: number): Promise<number> {
-    await this.driver.readBarrier();
-    if (rev === undefined) return this.store.rev;
+  async readAt(rev?: number, options: { serializable?: boolean } = {}): Promise<number> {
+    if (rev === undefined) {
+      if (options.serializable !== true) await this.driver.readBarrier();
+      return this.store.rev;
+    }
     if (rev > this.store.rev) await this.waitForRev(rev);
     return rev;
   }

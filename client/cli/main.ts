@@ -126,9 +126,10 @@ program
   .command('get <path>')
   .description('print the value of a file (raw bytes; nothing added); missing: exit 1 with NOENT')
   .option('--rev <rev>', 'read the file as it was at this revision', intArg(0))
+  .option('--serializable', 'answer from the connected server\'s replica, without asking the leader (faster; may miss the latest writes)')
   .option('--json', 'print {"path","rev","value"} instead')
   .addHelpText('after', '\nExamples:\n  coord get /hello\n  coord get /hello --json\n  coord get /hello --rev 3\n')
-  .action(clientAction((c, path: string, o: { rev?: number; json?: boolean }) => kv.get(c, path, o)));
+  .action(clientAction((c, path: string, o: { rev?: number; json?: boolean; serializable?: boolean }) => kv.get(c, path, o)));
 
 program
   .command('set')
@@ -153,29 +154,33 @@ program
 program
   .command('rev')
   .description('print the current store revision')
+  .option('--serializable', 'answer from the connected server\'s replica, without asking the leader (faster; may miss the latest writes)')
   .addHelpText('after', '\nExamples:\n  coord rev\n  coord wait /hello $(( $(coord rev) + 1 ))\n')
-  .action(clientAction((c) => kv.rev(c)));
+  .action(clientAction((c, o: { serializable?: boolean }) => kv.rev(c, o)));
 
 program
   .command('stat <path>')
   .description('print {"path","kind","rev",...} (kind: file, dir or missing; missing exits 1)')
   .option('--rev <rev>', 'as it was at this revision', intArg(0))
+  .option('--serializable', 'answer from the connected server\'s replica, without asking the leader (faster; may miss the latest writes)')
   .addHelpText('after', '\nExamples:\n  coord stat /hello\n  coord stat /services --rev 40\n')
-  .action(clientAction((c, path: string, o: { rev?: number }) => kv.stat(c, path, o)));
+  .action(clientAction((c, path: string, o: { rev?: number; serializable?: boolean }) => kv.stat(c, path, o)));
 
 program
   .command('ls <path>')
   .description('list a directory, one child name a line, sorted')
   .option('--rev <rev>', 'as it was at this revision', intArg(0))
+  .option('--serializable', 'answer from the connected server\'s replica, without asking the leader (faster; may miss the latest writes)')
   .addHelpText('after', '\nExamples:\n  coord ls /\n  coord ls /services/www\n')
-  .action(clientAction((c, path: string, o: { rev?: number }) => kv.ls(c, path, o)));
+  .action(clientAction((c, path: string, o: { rev?: number; serializable?: boolean }) => kv.ls(c, path, o)));
 
 program
   .command('walk <glob>')
   .description('print every file matching GLOB as a JSON line {"path","rev","value"}')
   .option('--rev <rev>', 'as it was at this revision', intArg(0))
+  .option('--serializable', 'answer from the connected server\'s replica, without asking the leader (faster; may miss the latest writes)')
   .addHelpText('after', "\nGlobs: ? one character, * within a path component, ** across components.\nExamples:\n  coord walk '/**'\n  coord walk '/services/*/host-?'\n")
-  .action(clientAction((c, glob: string, o: { rev?: number }) => kv.walk(c, glob, o)));
+  .action(clientAction((c, glob: string, o: { rev?: number; serializable?: boolean }) => kv.walk(c, glob, o)));
 
 program
   .command('wait')
@@ -241,7 +246,8 @@ program
   .addHelpText('after', '\nExamples:\n  coord status\n  coord status --json --url ws://10.0.0.1:7070\n')
   .action(adminAction((urls, o: { json?: boolean }) => status(urls, o)));
 
-const member = program.command('member').description('change the cluster\'s membership (on its leader)');
+const member = program.command('member').description('change the cluster\'s membership (on its leader)')
+  .addHelpText('after', '\nExamples:\n  coord member add n4 ws://10.0.0.4:7070\n  coord member remove n4\n');
 member
   .command('add <id> <url>')
   .description('add a server as a learner; it becomes a voter once it has caught up. Start it first: coord server --id ID --peers <the cluster>')

@@ -128,7 +128,7 @@ export class Connection implements WatchSink {
       case 'stat': return handlers.stat(node, req);
       case 'getdir': return handlers.getdir(node, req);
       case 'walk': return handlers.walk(node, req);
-      case 'rev': return handlers.rev(node);
+      case 'rev': return handlers.rev(node, req);
       case 'ping': return { rev: node.store.rev };
       case 'set': return handlers.set(node, sid, req);
       case 'del': return handlers.del(node, sid, req);

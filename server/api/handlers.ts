@@ -5,7 +5,7 @@
  */
 import { CoordError } from '../../protocol/errors.ts';
 import type {
-  DelRequest, GetdirRequest, GetRequest, SetRequest, StatRequest, TxnOp, TxnRequest, WalkRequest,
+  DelRequest, GetdirRequest, GetRequest, RevRequest, SetRequest, StatRequest, TxnOp, TxnRequest, WalkRequest,
 } from '../../protocol/messages.ts';
 import type { WriteOutcome } from '../store/commands.ts';
 import type { CoordNode } from '../node.ts';
@@ -49,22 +49,25 @@ export async function txn(node: CoordNode, sid: string, req: TxnRequest) {
   return { rev };
 }
 
+const readRev = (node: CoordNode, req: { rev?: number; serializable?: boolean }) =>
+  node.readAt(req.rev, req.serializable === true ? { serializable: true } : {});
+
 export async function get(node: CoordNode, req: GetRequest) {
-  return node.store.get(req.path, await node.readAt(req.rev));
+  return node.store.get(req.path, await readRev(node, req));
 }
 
 export async function stat(node: CoordNode, req: StatRequest) {
-  return node.store.stat(req.path, await node.readAt(req.rev));
+  return node.store.stat(req.path, await readRev(node, req));
 }
 
 export async function getdir(node: CoordNode, req: GetdirRequest) {
-  return node.store.getdir(req.path, await node.readAt(req.rev), req.after, req.limit);
+  return node.store.getdir(req.path, await readRev(node, req), req.after, req.limit);
 }
 
 export async function walk(node: CoordNode, req: WalkRequest) {
-  return node.store.walk(req.glob, await node.readAt(req.rev), req.after, req.limit);
+  return node.store.walk(req.glob, await readRev(node, req), req.after, req.limit);
 }
 
-export async function rev(node: CoordNode) {
-  return { rev: await node.readAt(undefined) };
+export async function rev(node: CoordNode, req: RevRequest) {
+  return { rev: await readRev(node, req) };
 }

@@ -44,6 +44,21 @@ describe('a three-node cluster of real processes', { timeout: 60_000 }, () => {
     }
     await watching;
     expect(seen).toEqual(revs.map((r, i) => `/k/${i}@${r}`));
+
+    // With the leader frozen, a follower still answers serializable reads and reads at a
+    // revision it has applied, at once, from its own replica.
+    const leaderProc = cluster.node(leader).server!.proc;
+    leaderProc.kill('SIGSTOP');
+    try {
+      const t0 = performance.now();
+      const local = await b.get('/k/9', { consistency: 'serializable', timeoutMs: 500 });
+      expect(local.rev).toBe(revs[9]);
+      const past = await b.get('/k/0', { rev: revs[5]!, timeoutMs: 500 });
+      expect(past.rev).toBe(revs[0]);
+      expect(performance.now() - t0).toBeLessThan(500);
+    } finally {
+      leaderProc.kill('SIGCONT');
+    }
     await a.close();
     await b.close();
 

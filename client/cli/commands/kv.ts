@@ -1,6 +1,20 @@
 /** The store commands: get, set, del, rev, stat, ls, walk. Each returns its exit code. */
 import type { CoordClient } from '../../client.ts';
+import type { ReadOptions } from '../../core.ts';
 import { ExitCode, jsonValue } from '../output.ts';
+
+interface ReadFlags {
+  rev?: number;
+  serializable?: boolean;
+}
+
+/** --rev and --serializable as SDK read options. */
+function readOptions(opts: ReadFlags): ReadOptions {
+  return {
+    ...(opts.rev !== undefined ? { rev: opts.rev } : {}),
+    ...(opts.serializable === true ? { consistency: 'serializable' as const } : {}),
+  };
+}
 
 async function readStdin(): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -8,8 +22,8 @@ async function readStdin(): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-export async function get(client: CoordClient, path: string, opts: { rev?: number; json?: boolean }): Promise<number> {
-  const r = await client.get(path, opts.rev !== undefined ? { rev: opts.rev } : {});
+export async function get(client: CoordClient, path: string, opts: ReadFlags & { json?: boolean }): Promise<number> {
+  const r = await client.get(path, readOptions(opts));
   if (r.value === null) {
     process.stderr.write(`NOENT: ${path} does not exist${opts.rev !== undefined ? ` at revision ${opts.rev}` : ''}\n`);
     return ExitCode.REFUSED;
@@ -44,13 +58,13 @@ export async function del(client: CoordClient, path: string, rev: number | undef
   return ExitCode.OK;
 }
 
-export async function rev(client: CoordClient): Promise<number> {
-  process.stdout.write(`${await client.rev()}\n`);
+export async function rev(client: CoordClient, opts: { serializable?: boolean } = {}): Promise<number> {
+  process.stdout.write(`${await client.rev(opts.serializable === true ? { consistency: 'serializable' } : {})}\n`);
   return ExitCode.OK;
 }
 
-export async function stat(client: CoordClient, path: string, opts: { rev?: number }): Promise<number> {
-  const r = await client.stat(path, opts.rev !== undefined ? { rev: opts.rev } : {});
+export async function stat(client: CoordClient, path: string, opts: ReadFlags): Promise<number> {
+  const r = await client.stat(path, readOptions(opts));
   process.stdout.write(`${JSON.stringify({ path, ...r })}\n`);
   if (r.kind !== 'missing') return ExitCode.OK;
   // Exit 1 always comes with the error code first on stderr, for scripts.
@@ -58,14 +72,14 @@ export async function stat(client: CoordClient, path: string, opts: { rev?: numb
   return ExitCode.REFUSED;
 }
 
-export async function ls(client: CoordClient, path: string, opts: { rev?: number }): Promise<number> {
-  const { names } = await client.getdir(path, opts.rev !== undefined ? { rev: opts.rev } : {});
+export async function ls(client: CoordClient, path: string, opts: ReadFlags): Promise<number> {
+  const { names } = await client.getdir(path, readOptions(opts));
   for (const n of names) process.stdout.write(`${n}\n`);
   return ExitCode.OK;
 }
 
-export async function walk(client: CoordClient, glob: string, opts: { rev?: number }): Promise<number> {
-  const { files } = await client.walk(glob, opts.rev !== undefined ? { rev: opts.rev } : {});
+export async function walk(client: CoordClient, glob: string, opts: ReadFlags): Promise<number> {
+  const { files } = await client.walk(glob, readOptions(opts));
   for (const f of files) process.stdout.write(`${JSON.stringify({ path: f.path, rev: f.rev, ...jsonValue(f.value) })}\n`);
   return ExitCode.OK;
 }
