@@ -57,15 +57,31 @@ function errorText(json: Record<string, unknown>, status: number): string {
   return e?.code !== undefined ? `${e.code}: ${e.message ?? ''}` : `HTTP ${status}`;
 }
 
-/** One line per member: id, url, role, term, commit, applied, rev, lag behind the leader. */
+/**
+ * One line per member: id, url, role, term, commit, applied, rev, lag behind the leader. Every
+ * url given is asked (a member may be reachable only there: behind compose's port mapping, the
+ * addresses peers use are not the caller's), then the members' own addresses for the rest.
+ */
 export async function status(urls: string[], o: { json?: boolean }): Promise<number> {
-  const first = await firstStatus(urls);
+  const asked = await Promise.all(urls.map(async (u) => {
+    try {
+      const r = await call(u, '/status');
+      return r.status === 200 ? { url: u, s: r.json as unknown as NodeStatus } : null;
+    } catch {
+      return null;
+    }
+  }));
+  const byId = new Map<string, { url: string; s: NodeStatus }>();
+  for (const a of asked) if (a !== null) byId.set(a.s.id, a);
+  const answered = [...byId.values()].map((a) => a.s);
+  const first = answered.find((s) => s.role === 'leader') ?? answered[0] ?? await firstStatus(urls);
   const ids = [...first.membership.voters, ...first.membership.learners];
   const rows = await Promise.all(ids.map(async (id) => {
-    const url = first.membership.urls[id];
+    const known = byId.get(id);
+    const url = known?.s.url ?? first.membership.urls[id];
     if (url === undefined) return { id, url: null, reachable: false, error: 'address unknown' };
     try {
-      const r = id === first.id ? { status: 200, json: first as unknown as Record<string, unknown> } : await call(url, '/status');
+      const r = known !== undefined ? { status: 200, json: known.s as unknown as Record<string, unknown> } : await call(url, '/status');
       if (r.status !== 200) return { id, url, reachable: false, error: errorText(r.json, r.status) };
       const s = r.json as unknown as NodeStatus;
       return {
@@ -97,8 +113,21 @@ export async function status(urls: string[], o: { json?: boolean }): Promise<num
 
 /** Sends a change to the leader: asks any node, follows a 421 to the leader once. */
 async function toLeader(urls: string[], path: string, body: unknown): Promise<Record<string, unknown>> {
-  const first = await firstStatus(urls);
-  let target = first.leader === first.id ? first.url : first.leaderUrl;
+  // The leader by a url the caller gave, when it is among them (the address peers use for it
+  // may not be reachable from here); else by the address its cluster knows it by.
+  const given = await Promise.all(urls.map(async (u) => {
+    try {
+      const r = await call(u, '/status');
+      return r.status === 200 && (r.json as unknown as NodeStatus).role === 'leader' ? u : null;
+    } catch {
+      return null;
+    }
+  }));
+  let target = given.find((u) => u !== null) ?? null;
+  if (target === null) {
+    const first = await firstStatus(urls);
+    target = first.leader === first.id ? first.url : first.leaderUrl;
+  }
   for (let attempt = 0; attempt < 3; attempt++) {
     if (target === null) throw Object.assign(new Error('UNAVAILABLE: no leader now; try again shortly'), { exitCode: ExitCode.UNREACHABLE });
     const r = await call(target, path, body);
