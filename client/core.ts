@@ -103,6 +103,14 @@ interface Pending {
   reject(err: unknown): void;
   cleanup(): void;
   seq?: number;
+  /** UNAVAILABLE answers so far (each one sends the request again, a little later). */
+  unavailable?: number;
+}
+
+/** Delay before sending again a request answered UNAVAILABLE: doubles from 25 ms to 1 s. */
+function unavailableDelayMs(times: number): number {
+  const base = Math.min(1000, 25 * 2 ** Math.min(times, 6));
+  return base / 2 + Math.random() * (base / 2);
 }
 
 interface ActiveWatch {
@@ -436,9 +444,17 @@ export class CoordClient {
     if (p === undefined) return;
     if (msg.error !== undefined) {
       const err = fromErrorBody(msg.error as ErrorBody);
-      // The server is going away: keep the request and send it again after reconnecting.
-      if (err.code === 'UNAVAILABLE' && p.kind !== 'write') return;
-      if (err.code === 'UNAVAILABLE' && p.seq !== undefined) return;
+      // No leader for a moment (an election), or the server is going away: a read, or a write
+      // that carries its sequence number (so it is never applied twice), is sent again a little
+      // later — on this connection if it is still up, else after reconnecting (which resends
+      // everything pending). It ends at its timeout like any request.
+      if (err.code === 'UNAVAILABLE' && (p.kind !== 'write' || p.seq !== undefined)) {
+        p.unavailable = (p.unavailable ?? 0) + 1;
+        setTimeout(() => {
+          if (this.pending.get(id) === p) this.sendFrame(id, p.body);
+        }, unavailableDelayMs(p.unavailable)).unref?.();
+        return;
+      }
       this.forget(id);
       p.reject(err);
       // The server no longer knows our session: start a new one on a fresh connection.

@@ -62,10 +62,17 @@ describe('a three-node cluster of real processes', { timeout: 60_000 }, () => {
     await a.close();
     await b.close();
 
-    // The leader dies; a client that knows every node carries on.
+    // The leader dies; a client that knows every node carries on, and so does one that knows
+    // only a follower (it answers UNAVAILABLE until a new leader is elected: the SDK sends the
+    // write again on the same connection until it lands).
+    const onFollower = await connect({ urls: followers[0]!.url, requestTimeoutMs: 15_000 });
+    await onFollower.set('/via-follower', 'before');
     await cluster.kill(leader);
+    const viaFollower = onFollower.set('/via-follower', 'after');
     const c = await connect({ urls: cluster.urls });
     const after = await c.set('/after', 'x');
+    expect(await viaFollower).toBeGreaterThan(revs[9]!);
+    await onFollower.close();
     expect(after).toBeGreaterThan(revs[9]!);
     const newLeader = await cluster.leader();
     expect(newLeader).not.toBe(leader);
