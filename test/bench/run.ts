@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { connect, type CoordClient } from '../../client/index.ts';
 import { formatTable, machineInfo, medianRow, rowOf, writeJson, type RunOutcome } from './report.ts';
-import { startBenchServer, stopAllServers, type BenchServer } from './server.ts';
+import { startBenchCluster, startBenchServer, stopAllServers, type BenchServer } from './server.ts';
 import type { BenchContext, Workload, WorkloadResult } from './types.ts';
 import { cas } from './workloads/cas.ts';
 import { concurrentGet } from './workloads/concurrent-get.ts';
@@ -35,6 +35,8 @@ const usage = `usage: npm run bench -- [options]
                           (memory is skipped: it needs the server's pid)
   --json FILE             where to write the results (default bench-results/latest.json)
   --cpu-prof DIR          run each server under node --cpu-prof, profiles written to DIR
+  --cluster N             run the workloads against a local cluster of N servers (3 or 5),
+                          each client connected to one of them in turn (memory is skipped)
   --server-root DIR       start DIR/bin/coord.mjs instead of this checkout's (another version,
                           built, e.g. a git worktree): the same workloads against it`;
 
@@ -55,6 +57,7 @@ function parse() {
         json: { type: 'string', default: 'bench-results/latest.json' },
         'cpu-prof': { type: 'string' },
         'server-root': { type: 'string' },
+        cluster: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -73,6 +76,9 @@ function parse() {
   const runs = Number(values.runs);
   if (!(Number.isInteger(runs) && runs >= 1 && runs <= 50)) fail(`--runs must be an integer from 1 to 50, got "${values.runs}"`);
   if (values.url !== undefined && !/^wss?:\/\//.test(values.url)) fail(`--url must be ws://host:port, got "${values.url}"`);
+  const cluster = values.cluster === undefined ? 1 : Number(values.cluster);
+  if (![1, 3, 5].includes(cluster)) fail(`--cluster must be 3 or 5, got "${values.cluster}"`);
+  if (cluster > 1 && values.url !== undefined) fail('--cluster starts its own servers: leave out --url');
   return {
     workloads: chosen,
     durationMs: duration * 1000,
@@ -81,6 +87,7 @@ function parse() {
     json: resolve(values.json),
     cpuProfDir: values['cpu-prof'] !== undefined ? resolve(values['cpu-prof']) : null,
     serverRoot: values['server-root'] !== undefined ? resolve(values['server-root']) : null,
+    cluster,
   };
 }
 
@@ -109,10 +116,11 @@ async function closeAll(clients: CoordClient[]): Promise<void> {
 }
 
 async function runOne(workload: Workload, run: number, opts: ReturnType<typeof parse>): Promise<RunOutcome> {
-  if (workload.needsLocalServer && opts.url !== null) {
+  if (workload.needsLocalServer && (opts.url !== null || opts.cluster > 1)) {
     return { run, ok: true, skipped: true, result: null, error: null, loadAvgBefore: loadavg()[0]! };
   }
   let server: BenchServer | null = null;
+  let members: BenchServer[] = [];
   const clients: CoordClient[] = [];
   current = { name: workload.name, stray: [] };
   const loadAvgBefore = loadavg()[0]!;
@@ -123,19 +131,27 @@ async function runOne(workload: Workload, run: number, opts: ReturnType<typeof p
       // 2 ms: at node's default 1 ms the server sometimes never finished starting here.
       const profDir = opts.cpuProfDir === null ? null : join(opts.cpuProfDir, `${workload.name}-run${run}`);
       if (profDir !== null) mkdirSync(profDir, { recursive: true });
-      server = await startBenchServer({
+      const spawnOptions = {
         nodeArgs: profDir === null ? [] : ['--cpu-prof', '--cpu-prof-interval', '2000', '--cpu-prof-dir', profDir],
         ...(opts.serverRoot !== null ? { root: opts.serverRoot } : {}),
-      });
+      };
+      if (opts.cluster > 1) members = await startBenchCluster(opts.cluster, spawnOptions);
+      else server = await startBenchServer(spawnOptions);
     }
-    const url = server?.url ?? opts.url!;
+    const urls = members.length > 0 ? members.map((m) => m.url) : (server?.url ?? opts.url!).split(',');
+    const url = urls.join(',');
+    let nextClient = 0;
     const ctx: BenchContext = {
       url,
       serverPid: server?.pid ?? null,
       durationMs: opts.durationMs,
       prefix: `/bench/r${run}-${randomBytes(4).toString('hex')}`,
       connect: async (n, o = {}) => {
-        const made = await Promise.all(Array.from({ length: n }, () => connect({ urls: url, ...o })));
+        // Each client starts at the next server in turn (its others are for failover).
+        const made = await Promise.all(Array.from({ length: n }, () => {
+          const k = nextClient++ % urls.length;
+          return connect({ urls: [...urls.slice(k), ...urls.slice(0, k)], ...o });
+        }));
         clients.push(...made);
         return made;
       },
@@ -165,6 +181,7 @@ async function runOne(workload: Workload, run: number, opts: ReturnType<typeof p
     current = null;
     await closeAll(clients);
     await server?.stop();
+    await Promise.all(members.map((m) => m.stop()));
   }
 }
 
@@ -181,7 +198,7 @@ async function main(): Promise<void> {
   const opts = parse();
   const machine = machineInfo();
   log(`coord bench: ${opts.workloads.map((w) => w.name).join(', ')}; ${opts.durationMs / 1000} s each; ${opts.runs} run(s); ` +
-    `${opts.url ?? 'a fresh coord server child per workload'}`);
+    `${opts.url ?? (opts.cluster > 1 ? `a fresh ${opts.cluster}-node cluster (child processes) per workload` : 'a fresh coord server child per workload')}`);
   log(`machine: ${machine.cpuCount} × ${machine.cpuModel}, ${machine.totalMemoryMiB} MiB, node ${machine.node}; ` +
     `commit ${machine.git?.commit.slice(0, 7) ?? 'unknown'}${machine.git?.dirty ? ' with uncommitted changes to the sources' : ''}`);
   const outcomes = new Map<string, RunOutcome[]>(opts.workloads.map((w) => [w.name, []]));

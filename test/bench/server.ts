@@ -32,6 +32,8 @@ export interface ServerSpawnOptions {
   readyTimeoutMs?: number;
   /** The checkout whose bin/coord.mjs to run (default: this one). */
   root?: string;
+  /** The port (default: a free one). */
+  port?: number;
 }
 
 const live = new Set<BenchServer>();
@@ -53,7 +55,7 @@ function killAllNow(): void {
 }
 process.on('exit', killAllNow);
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((res, rej) => {
     const srv = createServer();
     srv.unref();
@@ -65,9 +67,26 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** N servers forming one cluster (--id n1.. --peers), each with its own data directory. */
+export async function startBenchCluster(size: number, options: ServerSpawnOptions = {}): Promise<BenchServer[]> {
+  const ports: number[] = [];
+  for (let i = 0; i < size; i++) ports.push(await freePort());
+  const spec = ports.map((p, i) => `n${i + 1}=ws://127.0.0.1:${p}`).join(',');
+  const started = await Promise.allSettled(ports.map((port, i) => startBenchServer({
+    ...options, port, serverArgs: [...(options.serverArgs ?? []), '--id', `n${i + 1}`, '--peers', spec],
+  })));
+  const servers = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failed = started.find((r) => r.status === 'rejected');
+  if (failed !== undefined) {
+    await Promise.all(servers.map((s) => s.stop()));
+    throw (failed as PromiseRejectedResult).reason;
+  }
+  return servers;
+}
+
 export async function startBenchServer(options: ServerSpawnOptions = {}): Promise<BenchServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'coord-bench-'));
-  const port = await freePort();
+  const port = options.port ?? await freePort();
   const proc: ChildProcess = spawn(process.execPath, [
     ...(options.nodeArgs ?? []),
     join(options.root ?? repoRoot, 'bin/coord.mjs'), 'server',

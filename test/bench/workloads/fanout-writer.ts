@@ -7,7 +7,7 @@
  */
 import { connect } from '../../../client/index.ts';
 
-const client = await connect({ urls: process.argv[2]! });
+const client = await connect({ urls: process.argv[2]!.split(',') });
 const send = (m: unknown): void => {
   process.send!(m);
 };
