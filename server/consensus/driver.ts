@@ -634,7 +634,9 @@ export class RaftDriver {
   private applyEntry(e: Entry): WriteOutcome {
     switch (e.type) {
       case EntryType.Command:
-        return this.store.apply(decodeCommand(e.data));
+        // This node's own proposal at (index, term) is this entry exactly: its command, not a
+        // decoding of the bytes made from it. Any other entry is applied from its bytes.
+        return this.store.apply(this.proposals.commandAt(e.index, e.term) ?? decodeCommand(e.data));
       case EntryType.Noop:
         // This leader's own no-op: everything before it is applied.
         if (this.role === 'leader' && e.term === this.core?.currentTerm) this.caughtUpOnce = true;

@@ -45,6 +45,16 @@ export class Proposals {
     });
   }
 
+  /**
+   * The command this node proposed at (index, term), if that is what it proposed there. An entry
+   * with that index and term is the one it appended (Raft's Log Matching), whose bytes were
+   * encoded from this very command: applying it spares decoding them again.
+   */
+  commandAt(index: number, term: number): Command | undefined {
+    const p = this.byIndex.get(index);
+    return p !== undefined && p.term === term ? p.cmd : undefined;
+  }
+
   /** Entry `e` was applied with `outcome`: the proposal at its index gets it, if it is its entry. */
   applied(e: Entry, outcome: WriteOutcome): void {
     const p = this.byIndex.get(e.index);

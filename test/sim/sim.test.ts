@@ -10,14 +10,27 @@ import { simulate, type SimResult } from './simulation.ts';
 
 /** Seeds that caught a real bug once, and what it was (kept so the bug stays fixed). */
 const BUG_SEEDS: { seed: number; steps?: number; nodes?: number; caught: string }[] = [
+  { seed: 216, caught: "a snapshot whose record's batch failed for want of space left storage refusing everything, and the core read from it; found at 8e4cc2b" },
+  { seed: 565, caught: 'after a snapshot given up for want of space, leaving NOSPACE did not end the wait: a joiner waited 30 s; found at eab6445' },
   {
     seed: 2890,
-    caught: 'a joiner paused before its Ready ran woke with a leader snapshot at 1 not yet installed; its tick took a local snapshot at 0, before the snapshot its configuration history starts at (assertion, node stopped)',
+    caught: 'a joiner paused before its Ready ran woke with a leader snapshot at 1 not yet installed; its tick took a local snapshot at 0, before the snapshot its configuration history starts at (assertion, node stopped); found at 788725c',
+  },
+  {
+    seed: 3487,
+    caught: "a follower's forwarded write whose answer the network lost waited 10 s, and its client made no progress in the quiet tail (forwards are now sent again until answered); found at df853fe",
   },
 ];
 
 /** Planted bugs (mutations.ts) and a seed that catches each: the checks must keep catching them. */
-const MUTATION_SEEDS: { mutation: string; seed: number }[] = [];
+const MUTATION_SEEDS: { mutation: string; seed: number }[] = [
+  { mutation: 'vote-before-persist', seed: 122 },
+  { mutation: 'ignore-higher-term', seed: 1 },
+  { mutation: 'skip-log-matching', seed: 73 },
+  { mutation: 'apply-local-command', seed: 8 },
+  { mutation: 'stale-read', seed: 1 },
+  { mutation: 'settings-from-flags', seed: 2 },
+];
 
 const soak = process.env['COORD_SOAK'] === '1';
 const SWEEP = soak ? 1000 : 40;
