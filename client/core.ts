@@ -107,9 +107,12 @@ interface Pending {
   unavailable?: number;
 }
 
-/** Delay before sending again a request answered UNAVAILABLE: doubles from 25 ms to 1 s. */
+/**
+ * Delay before sending again a request answered UNAVAILABLE: doubles from 25 ms to 250 ms (the
+ * server already waits out an election before it answers so; a refusal costs it nothing).
+ */
 function unavailableDelayMs(times: number): number {
-  const base = Math.min(1000, 25 * 2 ** Math.min(times, 6));
+  const base = Math.min(250, 25 * 2 ** Math.min(times, 4));
   return base / 2 + Math.random() * (base / 2);
 }
 

@@ -93,11 +93,15 @@ export class CoordNode {
   private cancelKeepalives: (() => void) | null = null;
   private stopped = false;
   private promoting = false;
+  /** Requests waiting for a leader to be known (see leaderKnown). */
+  private readonly leaderWaiters = new Set<() => void>();
+  private readonly leaderWaitMs: number;
 
   private constructor(private readonly env: NodeEnv, private readonly driver: RaftDriver, private readonly options: NodeOptions) {
     const store = driver.store;
     this.log = env.log;
     this.tickMs = options.tickMs ?? TICK_MS_DEFAULT;
+    this.leaderWaitMs = 2 * (options.electionTicks ?? ELECTION_TICKS_DEFAULT) * this.tickMs;
     this.writesInflightMax = options.writesInflightMax ?? limits.writesInflightMax;
     this.hub = new WatchHub(store, (fn) => env.scheduler.soon(fn));
     this.tracker = new SessionTracker(env.clock, (cmd) => this.driver.propose(cmd), options.sessionCheckIntervalMs);
@@ -202,6 +206,7 @@ export class CoordNode {
 
   private leadershipChanged(l: Leadership): void {
     this.forwarding.leaderChanged(l.leader);
+    if (l.leader !== null) for (const w of [...this.leaderWaiters]) w();
     if (l.role === 'leader') {
       this.tracker.lead(l.term);
       this.keepalives.clear();
@@ -349,10 +354,30 @@ export class CoordNode {
    * the leader: UNAVAILABLE (details.leader names it when known).
    */
   propose(cmd: Command): Promise<WriteOutcome> {
-    return this.limited(() => {
+    return this.limited(async () => {
+      await this.leaderKnown();
       const leader = this.driver.leaderId;
       if (leader === null || leader === this.options.nodeId) return this.driver.propose(cmd);
       return this.forwarding.forward(leader, cmd);
+    });
+  }
+
+  /**
+   * Resolves once a leader is known: at once if one is, else when an election ends (or after two
+   * election timeouts, when the request goes on to get the usual UNAVAILABLE). A write or a
+   * linearizable read that arrives mid-election is answered as soon as there is a leader, instead
+   * of being refused and retried by the client after a backoff.
+   */
+  private leaderKnown(): Promise<void> {
+    if (this.driver.leaderId !== null || this.stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        cancel();
+        this.leaderWaiters.delete(done);
+        resolve();
+      };
+      const cancel = this.env.scheduler.after(this.leaderWaitMs, done);
+      this.leaderWaiters.add(done);
     });
   }
 
@@ -389,7 +414,10 @@ export class CoordNode {
    */
   async readAt(rev?: number, options: { serializable?: boolean } = {}): Promise<number> {
     if (rev === undefined) {
-      if (options.serializable !== true) await this.driver.readBarrier();
+      if (options.serializable !== true) {
+        await this.leaderKnown();
+        await this.driver.readBarrier();
+      }
       return this.store.rev;
     }
     if (rev > this.store.rev) await this.waitForRev(rev);
@@ -447,6 +475,7 @@ export class CoordNode {
     who: Record<string, unknown> = {},
   ): Promise<SessionGrant> {
     if (resume !== undefined) {
+      await this.leaderKnown();
       await this.driver.readBarrier();
       const s = this.store.session(resume.id);
       if (s === undefined || !secretsEqual(s.secret, resume.secret)) {
@@ -473,6 +502,7 @@ export class CoordNode {
     for (const w of this.revWaiters) w.reject(new CoordError(ErrorCode.UNAVAILABLE, 'the server is shutting down'));
     this.revWaiters.clear();
     this.forwarding.stop();
+    for (const w of [...this.leaderWaiters]) w();
     await this.driver.stop();
   }
 }

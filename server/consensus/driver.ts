@@ -510,6 +510,7 @@ export class RaftDriver {
 
   private softStateChanged(ss: SoftState): void {
     const wasLeader = this.role === 'leader';
+    if (ss.leader !== null && ss.leader !== this.leader) this.reads.reask();
     this.role = ss.role;
     this.leader = ss.leader;
     if (wasLeader && ss.role !== 'leader') this.sender.cancelAll();

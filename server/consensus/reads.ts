@@ -7,7 +7,8 @@
  * - Reads arriving in the same turn share one request to the core.
  * - A refused read (the leader lost its leadership, the node asked was not the leader, no leader
  *   is known), or one left unanswered for `maxAgeTicks` ticks (a message lost on the way), fails
- *   with UNAVAILABLE: the client retries, on this node or another.
+ *   with UNAVAILABLE: the client retries, on this node or another. Reads waiting on a leader that
+ *   was replaced are asked again of the new one as soon as it is known (`reask`).
  * - `local()` lets the driver answer at once when the store is known to hold every acknowledged
  *   write (a sole voter that has caught up: see driver.ts).
  */
@@ -122,6 +123,21 @@ export class Reads {
       this.asked.delete(id);
       for (const w of a.waiters) w.reject(readUnavailable('no answer from the leader'));
     }
+  }
+
+  /**
+   * A new leader is known: reads asked of the old one (which may be dead: its answer would never
+   * come) are asked again at once, of the new one. Safe: the new leader's commit index covers
+   * every write acknowledged before the reads arrived. An answer the old leader still gives is
+   * ignored (its request id is forgotten).
+   */
+  reask(): void {
+    if (this.asked.size === 0) return;
+    for (const a of this.asked.values()) this.batch.push(...a.waiters);
+    this.asked.clear();
+    if (this.scheduled) return;
+    this.scheduled = true;
+    this.hooks.soon(() => this.flush());
   }
 
   /** Fails every read not yet confirmed (the core that would confirm them is gone). */
