@@ -93,6 +93,7 @@ export class CoordNode {
   private cancelKeepalives: (() => void) | null = null;
   private stopped = false;
   private promoting = false;
+  private lastLeadership: Leadership | null = null;
   /** Requests waiting for a leader to be known (see leaderKnown). */
   private readonly leaderWaiters = new Set<() => void>();
   private readonly leaderWaitMs: number;
@@ -205,6 +206,7 @@ export class CoordNode {
   }
 
   private leadershipChanged(l: Leadership): void {
+    this.logLeadership(l);
     this.forwarding.leaderChanged(l.leader);
     if (l.leader !== null) for (const w of [...this.leaderWaiters]) w();
     if (l.role === 'leader') {
@@ -214,6 +216,20 @@ export class CoordNode {
     } else {
       this.tracker.follow();
     }
+  }
+
+  /**
+   * One line per change an operator cares about: this node leads (and in which term), it learned
+   * of a new leader, or, leading, it stepped down (a higher term, or check-quorum: it lost touch
+   * with a majority).
+   */
+  private logLeadership(l: Leadership): void {
+    const before = this.lastLeadership;
+    this.lastLeadership = l;
+    if ((before !== null && before.leader === l.leader && before.role === l.role) || !this.hasPeers) return;
+    if (l.role === 'leader') this.log.info({ term: l.term, previous: before?.leader ?? null }, 'elected leader');
+    else if (before?.role === 'leader') this.log.info({ term: l.term, leader: l.leader }, 'stepped down');
+    else if (l.leader !== null) this.log.info({ term: l.term, leader: l.leader }, 'following a new leader');
   }
 
   /**
