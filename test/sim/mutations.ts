@@ -8,6 +8,9 @@
  *   §5.4.2's rule dropped: the Figure 8 bug).
  * - vote-before-persist: vote answers leave with the Ready's messages, before the vote is on
  *   disk, so a crash can make a node vote twice in one term.
+ * - campaign-before-persist (found, not planted: sim seed 978 at bed1cc5): a candidate's vote
+ *   requests leave before its new term is on disk, so a leader that crashes before that write
+ *   lands can win the same term again after its restart and write different entries under it.
  * - ignore-higher-term: a message from a higher term is handled as if of the node's own term (no
  *   step-down, no term change).
  * - skip-log-matching: a follower appends what a leader sends without checking that it holds the
@@ -64,6 +67,16 @@ export const mutations: Mutation[] = [
       const isVote = (m: Message): boolean => m.type === 'vote-resp' || m.type === 'pre-vote-resp';
       if (!rd.afterWrite.some(isVote)) return rd;
       return { ...rd, messages: [...rd.messages, ...rd.afterWrite.filter(isVote)], afterWrite: rd.afterWrite.filter((m) => !isVote(m)) };
+    } as never),
+  },
+  {
+    name: 'campaign-before-persist',
+    what: "a candidate's vote requests are sent before its term and self-vote are durable",
+    install: () => patchMethod(RaftCore.prototype, 'ready', (ready) => function (this: Any): Ready {
+      const rd = (ready as (this: Any) => Ready).call(this);
+      const isRequest = (m: Message): boolean => m.type === 'vote';
+      if (!rd.afterWrite.some(isRequest)) return rd;
+      return { ...rd, messages: [...rd.messages, ...rd.afterWrite.filter(isRequest)], afterWrite: rd.afterWrite.filter((m) => !isRequest(m)) };
     } as never),
   },
   {

@@ -17,6 +17,10 @@ const BUG_SEEDS: { seed: number; steps?: number; nodes?: number; caught: string 
     caught: 'a joiner paused before its Ready ran woke with a leader snapshot at 1 not yet installed; its tick took a local snapshot at 0, before the snapshot its configuration history starts at (assertion, node stopped); found at 788725c',
   },
   {
+    seed: 978,
+    caught: "a candidate's vote requests left before its new term was durable: it won term 4 with the others' votes, crashed, came back in term 3, won term 4 again and wrote another entry at 18@4 (log matching broken on one node); found at bed1cc5",
+  },
+  {
     seed: 3487,
     caught: "a follower's forwarded write whose answer the network lost waited 10 s, and its client made no progress in the quiet tail (forwards are now sent again until answered); found at df853fe",
   },

@@ -26,7 +26,8 @@
  *  (b) `messages`: send now. A leader's appends do not wait for its own write: it counts itself
  *      toward a quorum only for entries it has been told are durable.
  *  (c) `afterWrite`: send only once `write` is durable (vote and pre-vote answers promise a
- *      durable term and vote; append answers promise durable entries).
+ *      durable term and vote; append answers promise durable entries; a candidate's vote
+ *      requests promise its new term is durable, so it can never win that term twice).
  *  (d) `committed`: apply in order (before or after the write: they do not depend on it).
  *      Only entries both committed and durable here are handed out. `readStates` are reads
  *      to answer once the state machine has applied their index; `readsRefused` are reads to

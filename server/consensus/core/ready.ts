@@ -61,8 +61,13 @@ export interface Ready {
   readsRefused: ReadRefused[];
 }
 
-/** Messages whose content a crash could make a lie until this node's write is durable. */
-const WAITS_FOR_WRITE: ReadonlySet<MessageType> = new Set<MessageType>(['app-resp', 'vote-resp', 'pre-vote-resp']);
+/**
+ * Messages whose content a crash could make a lie until this node's write is durable: answers
+ * (a vote, entries held), and a candidate's vote requests — a candidate that wins with others'
+ * votes and crashes before its new term is on disk would come back in the old term, could win
+ * the same term again, and would then write other entries under it (found by the simulator).
+ */
+const WAITS_FOR_WRITE: ReadonlySet<MessageType> = new Set<MessageType>(['vote', 'app-resp', 'vote-resp', 'pre-vote-resp']);
 
 /** Collects outgoing messages until the next ready(). */
 export class Outbox {
