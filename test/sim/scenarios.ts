@@ -65,7 +65,7 @@ export async function figure8(options: { mutation?: string; seed?: number } = {}
   let cluster: Cluster | null = null;
   const undo = [observeCores((core, rd) => {
     checker.coreReady(core, rd);
-    if (rd.softState?.role === 'leader' && core.id === slowWhenLeading && cluster !== null) cluster.get(core.id).diskFactor = 300;
+    if (rd.softState?.role === 'leader' && core.id === slowWhenLeading && cluster !== null) cluster.get(core.id).diskFactor = 3000;
   })];
   if (options.mutation !== undefined) undo.push(installMutation(options.mutation));
   const net = new SimNetwork(world, world.rng.fork(), calmProfile);
@@ -85,7 +85,11 @@ export async function figure8(options: { mutation?: string; seed?: number } = {}
     world.run({ until: world.now + ms, after, ...(done !== undefined ? { done } : {}) });
   const until = async (what: string, ms: number, done: () => boolean): Promise<void> => {
     await runFor(ms, done);
-    if (checker.violation === null && !done()) throw new Error(`figure 8: ${what} did not happen within ${ms} ms (steps: ${steps.join('; ')})`);
+    if (checker.violation === null && !done()) {
+      throw new Error(`figure 8: ${what} did not happen within ${ms} ms (steps: ${steps.join('; ')})\n` +
+        `nodes: ${ids.map((id) => (up(id) ? `${id} ${JSON.stringify({ ...status(id), progress: undefined, membership: undefined })}` : `${id} ${c8.get(id).state}`)).join('\n')}\n` +
+        `last events:\n${world.trace.last(30).join('\n')}`);
+    }
   };
   const up = (id: string): boolean => c8.get(id).state === 'up';
   const status = (id: string) => c8.get(id).node!.status();
@@ -130,14 +134,16 @@ export async function figure8(options: { mutation?: string; seed?: number } = {}
     c8.crash('n1', { unsynced: 'lose' });
     step(`C: n1 led term ${c} and ${applied ? `applied entry ${i} (term ${a}) before its no-op was on disk` : `did not commit entry ${i}`}; it died`);
 
-    // D. n3 wins with n1's vote and puts its own entry at i.
+    // D. n3 wins with n1's vote and puts its own entry at i (n1's own campaigns are dropped).
     filter();
+    filter = net.dropIf((from, _to, m) => from === 'n1' && isRaft(m, 'pre-vote', 'vote'));
     c8.get('n1').diskFactor = 1;
     net.isolate('n2', ids);
     c8.restart('n1');
     c8.restart('n3');
     await until('n3 leading and committing past entry i', 10_000, () => leads('n3') && status('n3').commit > i);
     step(`D: n3 leads term ${status('n3').term} and committed through ${status('n3').commit}`);
+    filter();
     net.heal();
     await runFor(1000);
     step('the end');

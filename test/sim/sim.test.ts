@@ -28,9 +28,9 @@ const BUG_SEEDS: { seed: number; steps?: number; nodes?: number; caught: string 
 
 /** Planted bugs (mutations.ts) and a seed that catches each: the checks must keep catching them. */
 const MUTATION_SEEDS: { mutation: string; seed: number }[] = [
-  { mutation: 'vote-before-persist', seed: 1286 },
+  { mutation: 'campaign-before-persist', seed: 978 },
   { mutation: 'ignore-higher-term', seed: 1 },
-  { mutation: 'skip-log-matching', seed: 71 },
+  { mutation: 'skip-log-matching', seed: 58 },
   { mutation: 'apply-local-command', seed: 8 },
   { mutation: 'stale-expire', seed: 444 },
   { mutation: 'stale-read', seed: 1 },
