@@ -3,7 +3,8 @@
  * once `connectTimeoutMs` has passed, naming the last cause seen; with `failFast`, as soon as
  * every url has failed once (refused, not resolvable, not a coord server, closed before the
  * hello was answered), naming each url's cause: `cannot connect to ws://127.0.0.1:7070:
- * ECONNREFUSED 127.0.0.1:7070`. A command-line tool wants the latter; a service that may start
+ * ECONNREFUSED 127.0.0.1:7070`. A server that answers UNAVAILABLE (its cluster has no leader
+ * yet) is waited for until the deadline, failFast or not. A command-line tool wants the latter; a service that may start
  * before its server wants the default, which keeps trying until the deadline.
  */
 import { ConnectionError } from './errors.ts';
@@ -52,6 +53,12 @@ export class FirstConnect {
   attemptFailed(url: string, cause: string): boolean {
     if (this.over) return false;
     this.last = `${url}: ${cause}`;
+    // A server that answered UNAVAILABLE is there and will serve once its cluster has a leader
+    // (one starting up, or electing): worth waiting for, up to the deadline, even failing fast.
+    if (/^UNAVAILABLE\b/.test(cause)) {
+      this.failures.delete(url);
+      return false;
+    }
     this.failures.set(url, cause);
     if (!this.failFast || this.urls.some((u) => !this.failures.has(u))) return false;
     const each = [...this.failures].map(([u, c]) => `${u}: ${c}`).join('; ');
