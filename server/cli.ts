@@ -5,7 +5,7 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { runServer, serverDefaults } from './main.ts';
-import { parsePeers } from './peers/wire.ts';
+import { NODE_ID, parsePeers, PEER_URL } from './peers/wire.ts';
 
 function intArg(min: number) {
   return (v: string): number => {
@@ -15,6 +15,16 @@ function intArg(min: number) {
     }
     return n;
   };
+}
+
+function idArg(v: string): string {
+  if (!NODE_ID.test(v)) throw new InvalidArgumentError(`"${v}": letters, digits, '_', '.', '-' only (at most 64)`);
+  return v;
+}
+
+function urlArg(v: string): string {
+  if (!PEER_URL.test(v)) throw new InvalidArgumentError(`"${v}": expected ws://host:port`);
+  return v;
 }
 
 function peersArg(v: string): Record<string, string> {
@@ -34,9 +44,9 @@ const program = new Command('coord server')
   .option('--history-bytes <bytes>', 'bytes of history (paths and values) to keep at most; the oldest go first', intArg(1), serverDefaults.historyBytes)
   .option('--snapshot-every <entries>', 'snapshot the store every N log entries', intArg(1), serverDefaults.snapshotEvery)
   .option('--log-level <level>', 'fatal|error|warn|info|debug|silent', serverDefaults.logLevel)
-  .option('--id <id>', "this node's id in its cluster", serverDefaults.id)
+  .option('--id <id>', "this node's id in its cluster", idArg, serverDefaults.id)
   .option('--peers <list>', 'the cluster on its first start: id=ws://host:port,... (this node among them founds it; a node not among them waits to be added)', peersArg)
-  .option('--advertise <url>', 'where peers reach this node (default: its entry in --peers, else ws://host:port)')
+  .option('--advertise <url>', 'where peers reach this node (default: its entry in --peers, else ws://host:port)', urlArg)
   .option('--election-ms <ms>', 'silence from the leader before a follower stands for election', intArg(100), serverDefaults.electionMs)
   .option('--heartbeat-ms <ms>', "the leader's heartbeat interval", intArg(10), serverDefaults.heartbeatMs)
   .configureOutput({ outputError: (str, write) => write(`coord: ${str}`) })

@@ -116,6 +116,14 @@ export class Forwarding {
 
   /** Leader side: proposes a forwarded write once, however many copies of it arrive. */
   private serve(from: NodeId, id: string, cmd: Command): void {
+    // Followers forward what their API built from validated requests; anything else (a peer of
+    // another version, a bug) is refused here, since once in the log it would be applied, and
+    // could fail, on every replica.
+    const bad = forwardedProblem(cmd);
+    if (bad !== null) {
+      this.options.transport.send(from, { kind: 'forward-reply', id, error: { code: ErrorCode.BAD_REQUEST, message: `forwarded write refused: ${bad}` } });
+      return;
+    }
     let answers = this.seen.get(from);
     if (answers === undefined) this.seen.set(from, (answers = new Map()));
     let answer = answers.get(id);
@@ -128,6 +136,22 @@ export class Forwarding {
       if (answers.size > REMEMBERED_PER_PEER) answers.delete(answers.keys().next().value as string);
     }
     void answer.then((a) => this.options.transport.send(from, { kind: 'forward-reply', id, ...a }));
+  }
+}
+
+/** Why `cmd` is not a write a follower forwards (a client's txn or a session's open/close), or null. */
+function forwardedProblem(cmd: unknown): string | null {
+  const c = cmd as Record<string, unknown> | null;
+  if (typeof c !== 'object' || c === null) return 'not a command';
+  switch (c['t']) {
+    case 'txn':
+      return Array.isArray(c['conds']) && Array.isArray(c['ops']) ? null : 'a txn needs conds and ops arrays';
+    case 'open':
+      return typeof c['sid'] === 'string' && typeof c['secret'] === 'string' && typeof c['ttlMs'] === 'number' ? null : 'an open needs sid, secret, ttlMs';
+    case 'close':
+      return typeof c['sid'] === 'string' ? null : 'a close needs sid';
+    default:
+      return `commands of type ${JSON.stringify(c['t'])} are not forwarded`;
   }
 }
 

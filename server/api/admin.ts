@@ -15,6 +15,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CoordError, ErrorCode } from '../../protocol/errors.ts';
 import { secretsEqual, type CoordNode } from '../node.ts';
+import { NODE_ID as ID, PEER_URL as URL_RE } from '../peers/wire.ts';
 
 export interface AdminOptions {
   node: CoordNode;
@@ -23,8 +24,6 @@ export interface AdminOptions {
   selfUrl(): string;
 }
 
-const ID = /^[A-Za-z0-9_.-]{1,64}$/;
-const URL_RE = /^wss?:\/\/[^/\s]+$/;
 
 export function registerAdmin(app: FastifyInstance, options: AdminOptions): void {
   const { node } = options;

@@ -6,7 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import { secretsEqual } from '../node.ts';
 import type { WebSocketPeers } from './links.ts';
-import { PEER_ID_HEADER, PEER_PATH, PEER_URL_HEADER } from './wire.ts';
+import { NODE_ID, PEER_ID_HEADER, PEER_PATH, PEER_URL, PEER_URL_HEADER } from './wire.ts';
 
 export interface PeerRouteOptions {
   peers: WebSocketPeers;
@@ -18,7 +18,7 @@ export function registerPeerRoute(app: FastifyInstance, options: PeerRouteOption
     websocket: true,
     preValidation: async (req, reply) => {
       const id = req.headers[PEER_ID_HEADER];
-      if (typeof id !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(id)) {
+      if (typeof id !== 'string' || !NODE_ID.test(id)) {
         req.log.warn({ remote: req.socket.remoteAddress }, `peer link refused: no node id in ${PEER_ID_HEADER}`);
         return reply.code(400).send({ error: `a peer names itself in the ${PEER_ID_HEADER} header` });
       }
@@ -34,6 +34,6 @@ export function registerPeerRoute(app: FastifyInstance, options: PeerRouteOption
     },
   }, (socket, req) => {
     const url = req.headers[PEER_URL_HEADER];
-    options.peers.accept(socket, req.headers[PEER_ID_HEADER] as string, typeof url === 'string' && /^wss?:\/\/[^/\s]+$/.test(url) ? url : null);
+    options.peers.accept(socket, req.headers[PEER_ID_HEADER] as string, typeof url === 'string' && PEER_URL.test(url) ? url : null);
   });
 }

@@ -14,6 +14,11 @@ export const PEER_ID_HEADER = 'x-coord-node';
 /** The header a connecting peer says where it listens in (ws://host:port). */
 export const PEER_URL_HEADER = 'x-coord-url';
 
+/** A node id: letters, digits, '_', '.', '-', at most 64 (it goes in headers, logs and urls). */
+export const NODE_ID = /^[A-Za-z0-9_.-]{1,64}$/;
+/** Where a node listens, as peers and the membership name it. */
+export const PEER_URL = /^wss?:\/\/[^/\s]+$/;
+
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number', moreTypes: false, bundleStrings: false });
 
 const KINDS: ReadonlySet<string> = new Set(['raft', 'snap-chunk', 'snap-ack', 'keepalive', 'forward', 'forward-reply']);
@@ -52,8 +57,8 @@ export function parsePeers(spec: string): Record<string, string> {
     if (eq <= 0) throw new Error(`"${part}" is not ID=URL (e.g. n1=ws://10.0.0.1:7070)`);
     const id = part.slice(0, eq);
     const url = part.slice(eq + 1).replace(/\/+$/, '');
-    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(id)) throw new Error(`node id "${id}": letters, digits, '_', '.', '-' only (at most 64)`);
-    if (!/^wss?:\/\/[^/\s]+$/.test(url)) throw new Error(`url of ${id}, "${url}": expected ws://host:port`);
+    if (!NODE_ID.test(id)) throw new Error(`node id "${id}": letters, digits, '_', '.', '-' only (at most 64)`);
+    if (!PEER_URL.test(url)) throw new Error(`url of ${id}, "${url}": expected ws://host:port`);
     if (out[id] !== undefined) throw new Error(`${id} is named twice`);
     out[id] = url;
   }

@@ -136,7 +136,7 @@ async function toLeader(urls: string[], path: string, body: unknown): Promise<Re
       target = (r.json['leaderUrl'] as string | null) ?? null;
       continue;
     }
-    throw Object.assign(new Error(errorText(r.json, r.status)), { exitCode: r.status === 401 ? ExitCode.REFUSED : ExitCode.REFUSED });
+    throw Object.assign(new Error(errorText(r.json, r.status)), { exitCode: ExitCode.REFUSED });
   }
   throw Object.assign(new Error('UNAVAILABLE: the leader kept changing; try again'), { exitCode: ExitCode.UNREACHABLE });
 }
