@@ -9,9 +9,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { freePort } from '../helpers/ports.ts';
 
 const repoRoot = resolve(import.meta.dirname, '../..');
 
@@ -55,17 +55,6 @@ function killAllNow(): void {
 }
 process.on('exit', killAllNow);
 
-export async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => res(port));
-    });
-  });
-}
 
 /** N servers forming one cluster (--id n1.. --peers), each with its own data directory. */
 export async function startBenchCluster(size: number, options: ServerSpawnOptions = {}): Promise<BenchServer[]> {

@@ -3,8 +3,8 @@
  * port, for tests that kill, freeze and restart them. Ports are picked free beforehand, so a
  * node restarts on the port its peers know.
  */
-import { createServer } from 'node:net';
 import { removeDir, spawnServer, tempDir, type ChildServer } from './server.ts';
+import { freePort } from './ports.ts';
 
 export interface ClusterNode {
   id: string;
@@ -14,16 +14,6 @@ export interface ClusterNode {
   server: ChildServer | null;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export interface ClusterOptions {
   size?: number;
