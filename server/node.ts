@@ -4,6 +4,8 @@
  * transport, storage, logger). The API layer talks only to this: it proposes writes, asks for
  * reads at a revision (waiting for it when needed), opens or resumes sessions and reports client
  * traffic on them. Production and the simulator run this same code, each with its own NodeEnv.
+ * What it does for its cluster rather than its clients (leadership log lines, settings, learner
+ * promotion, hand-over) is in leader-duties.ts.
  *
  * Sessions in a cluster (ARCHITECTURE.md): every node keeps the session list (the store's);
  * only the leader's tracker expires sessions, and a new leader gives every session a fresh TTL
@@ -20,20 +22,14 @@ import {
 import type { NodeEnv, PeerMessage, RandomSource } from './consensus/env.ts';
 import type { Logger } from './log.ts';
 import { Forwarding } from './forwarding.ts';
+import { LeaderDuties } from './leader-duties.ts';
 import { KeepaliveBatcher } from './session/keepalives.ts';
 import { SessionTracker } from './session/tracker.ts';
 import type { Command, WriteOutcome } from './store/commands.ts';
-import { describeSettings, settingsFromOptions, type ReplicatedSettings } from './store/settings.ts';
 import type { Store } from './store/store.ts';
 import { WatchHub } from './watch/hub.ts';
 
 export type { DiskState } from './consensus/driver.ts';
-
-/** How close to the leader's log a learner must be to be promoted to voter. */
-const LEARNER_CAUGHT_UP_ENTRIES = 100;
-
-/** How soon a leader tries again to make its settings the cluster's after a failed proposal. */
-const SETTINGS_RETRY_MS = 1000;
 
 export interface NodeOptions {
   /** This node's id in the cluster: 'n1' for a single node. */
@@ -92,8 +88,7 @@ export class CoordNode {
   private cancelSessionCheck: (() => void) | null = null;
   private cancelKeepalives: (() => void) | null = null;
   private stopped = false;
-  private promoting = false;
-  private lastLeadership: Leadership | null = null;
+  private readonly duties: LeaderDuties;
   /** Requests waiting for a leader to be known (see leaderKnown). */
   private readonly leaderWaiters = new Set<() => void>();
   private readonly leaderWaitMs: number;
@@ -104,6 +99,7 @@ export class CoordNode {
     this.tickMs = options.tickMs ?? TICK_MS_DEFAULT;
     this.leaderWaitMs = 2 * (options.electionTicks ?? ELECTION_TICKS_DEFAULT) * this.tickMs;
     this.writesInflightMax = options.writesInflightMax ?? limits.writesInflightMax;
+    this.duties = new LeaderDuties(env, driver, options, this.tickMs);
     this.hub = new WatchHub(store, (fn) => env.scheduler.soon(fn));
     this.tracker = new SessionTracker(env.clock, (cmd) => this.driver.propose(cmd), options.sessionCheckIntervalMs);
     this.forwarding = new Forwarding({
@@ -131,7 +127,7 @@ export class CoordNode {
         this.releaseRevWaiters(store.rev);
       },
     };
-    if (driver.isLeader) this.leadershipChanged({ role: 'leader', leader: driver.id, term: driver.term });
+    if (driver.isLeader) this.leadershipChanged({ role: 'leader', leader: driver.id, term: driver.term, cause: 'election-timeout' });
   }
 
   /** Peer messages that are the node's business, not the driver's. */
@@ -206,53 +202,15 @@ export class CoordNode {
   }
 
   private leadershipChanged(l: Leadership): void {
-    this.logLeadership(l);
+    this.duties.leadershipChanged(l);
     this.forwarding.leaderChanged(l.leader);
     if (l.leader !== null) for (const w of [...this.leaderWaiters]) w();
     if (l.role === 'leader') {
       this.tracker.lead(l.term);
       this.keepalives.clear();
-      void this.driver.caughtUp().then(() => this.proposeSettings(l.term));
     } else {
       this.tracker.follow();
     }
-  }
-
-  /**
-   * One line per change an operator cares about: this node leads (and in which term), it learned
-   * of a new leader, or, leading, it stepped down (a higher term, or check-quorum: it lost touch
-   * with a majority).
-   */
-  private logLeadership(l: Leadership): void {
-    const before = this.lastLeadership;
-    this.lastLeadership = l;
-    if ((before !== null && before.leader === l.leader && before.role === l.role) || !this.hasPeers) return;
-    if (l.role === 'leader') this.log.info({ term: l.term, previous: before?.leader ?? null }, 'elected leader');
-    else if (before?.role === 'leader') this.log.info({ term: l.term, leader: l.leader }, 'stepped down');
-    else if (l.leader !== null) this.log.info({ term: l.term, leader: l.leader }, 'following a new leader');
-  }
-
-  /**
-   * The values this node was started with (its flags, or this version's defaults) become the
-   * cluster's replicated settings when it leads (settings.ts): a single node restarted with new
-   * flags behaves as it always did, and every replica takes the change from the log.
-   */
-  private proposeSettings(term: number): void {
-    if (this.stopped || !this.driver.isLeader || this.driver.term !== term) return;
-    const wanted = settingsFromOptions(this.options);
-    const current = this.store.settings;
-    const change: Partial<ReplicatedSettings> = {};
-    for (const k of Object.keys(wanted) as (keyof ReplicatedSettings)[]) if (current === null || wanted[k] !== current[k]) change[k] = wanted[k];
-    if (Object.keys(change).length === 0) return;
-    if (current === null) this.log.debug({ settings: describeSettings(change) }, "the cluster's first settings");
-    else this.log.info({ was: describeSettings(current), now: describeSettings(change) }, "this node's settings become the cluster's");
-    this.driver.propose({ t: 'settings', settings: change }).then((outcome) => {
-      if (!outcome.ok) this.log.warn({ error: outcome.error }, 'settings refused');
-    }, (err: unknown) => {
-      // Another leader took over (it proposes its own), or the disk is full: tried again soon.
-      this.log.debug({ err: err instanceof Error ? err.message : String(err) }, 'settings not changed yet');
-      this.env.scheduler.after(SETTINGS_RETRY_MS, () => this.proposeSettings(term));
-    });
   }
 
   private scheduleSessionCheck(): void {
@@ -267,54 +225,17 @@ export class CoordNode {
     if (this.stopped) return;
     this.cancelKeepalives = this.env.scheduler.after(this.tickMs, () => {
       this.flushKeepalives();
-      this.promoteCaughtUpLearner();
+      this.duties.tick();
       this.scheduleKeepalives();
     });
   }
 
   /**
-   * A learner that has caught up (its log within LEARNER_CAUGHT_UP_ENTRIES of the leader's, and
-   * heard from) becomes a voter: `coord member add` adds a learner, and this makes it vote once
-   * counting it in a quorum cannot stall writes. One change at a time.
+   * Hands leadership to the most caught-up voter (or `to`) and waits (at most `timeoutMs`) until
+   * another node leads (leader-duties.ts).
    */
-  private promoteCaughtUpLearner(): void {
-    if (this.promoting || !this.driver.isLeader) return;
-    const st = this.driver.status();
-    if (st.progress === null || st.membership.learners.length === 0) return;
-    const ready = st.membership.learners.find((id) => {
-      const p = st.progress![id];
-      return p !== undefined && p.state === 'replicate' && p.recentActive && p.match + LEARNER_CAUGHT_UP_ENTRIES >= st.lastIndex;
-    });
-    if (ready === undefined) return;
-    this.promoting = true;
-    this.driver.changeMembership({ op: 'promote', node: ready }).then((o) => {
-      if (o.ok) this.log.info({ member: ready }, 'learner caught up: now a voter');
-    }, (err: unknown) => {
-      this.log.debug({ member: ready, err: err instanceof Error ? err.message : String(err) }, 'promotion not made yet');
-    }).finally(() => {
-      this.promoting = false;
-    });
-  }
-
-  /**
-   * Hands leadership to the most caught-up voter and waits (at most `timeoutMs`) until another
-   * node leads: a leader that is stopped cleanly spares its cluster an election timeout.
-   */
-  async handOver(timeoutMs: number, to?: NodeId): Promise<NodeId | null> {
-    const st = this.driver.status();
-    if (!this.driver.isLeader || st.progress === null) return null;
-    const others = st.membership.voters.filter((id) => id !== this.options.nodeId);
-    if (to !== undefined && !others.includes(to)) throw new CoordError(ErrorCode.BAD_REQUEST, `${to} is not another voter (voters: ${st.membership.voters.join(', ')})`);
-    if (others.length === 0) return null;
-    const best = to ?? others.reduce((a, b) => ((st.progress![b]?.match ?? 0) > (st.progress![a]?.match ?? 0) ? b : a));
-    try {
-      this.driver.transferLeadership(best);
-    } catch {
-      return null;
-    }
-    const end = this.env.clock.now() + timeoutMs;
-    while (this.driver.isLeader && this.env.clock.now() < end) await new Promise<void>((r) => this.env.scheduler.after(this.tickMs, r));
-    return this.driver.isLeader ? null : best;
+  handOver(timeoutMs: number, to?: NodeId): Promise<NodeId | null> {
+    return this.duties.handOver(timeoutMs, to);
   }
 
   private flushKeepalives(): void {
@@ -333,8 +254,7 @@ export class CoordNode {
 
   /** Whether this node is one of several (or waiting to join some): anything but a founder alone. */
   get hasPeers(): boolean {
-    const m = this.driver.status().membership;
-    return !(m.voters.length === 1 && m.voters[0] === this.options.nodeId && m.learners.length === 0);
+    return this.duties.hasPeers;
   }
 
   get leaderId(): NodeId | null {
@@ -513,6 +433,7 @@ export class CoordNode {
   /** Stops taking requests, finishes the writes in flight, closes the storage. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.duties.stop();
     this.cancelSessionCheck?.();
     this.cancelKeepalives?.();
     for (const w of this.revWaiters) w.reject(new CoordError(ErrorCode.UNAVAILABLE, 'the server is shutting down'));

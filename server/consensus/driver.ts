@@ -41,7 +41,7 @@ import { decodeCommand, encodeCommand, type Command, type WriteOutcome } from '.
 import { Store, type StoreOptions } from '../store/store.ts';
 import {
   EntryType, RaftCore, Refused, mulberry32, type ConfChange, type Entry, type Membership, type Message, type NodeId,
-  type Ready, type Role, type SnapshotMeta, type SoftState, type Status,
+  type LeadershipCause, type Ready, type Role, type SnapshotMeta, type SoftState, type Status,
 } from './core/index.ts';
 import { admittedWhenFull, DiskFull, type DiskState } from './disk-full.ts';
 import type { NodeEnv, PeerMessage } from './env.ts';
@@ -94,6 +94,8 @@ export interface Leadership {
   role: Role;
   leader: NodeId | null;
   term: number;
+  /** Why the role last changed (for the log). */
+  cause: LeadershipCause;
 }
 
 export interface DriverStatus extends Omit<Status, 'applied'> {
@@ -523,7 +525,7 @@ export class RaftDriver {
       for (const h of this.held.splice(0)) h.reject(err);
     }
     this.env.log.debug({ node: this.id, role: ss.role, leader: ss.leader, term: this.core.currentTerm }, 'raft role');
-    this.options.onLeadership?.({ role: ss.role, leader: ss.leader, term: this.core.currentTerm });
+    this.options.onLeadership?.({ role: ss.role, leader: ss.leader, term: this.core.currentTerm, cause: ss.cause ?? 'election-timeout' });
     this.probeReady();
   }
 

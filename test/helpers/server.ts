@@ -38,6 +38,8 @@ export interface ChildServer {
   url: string;
   port: number;
   stderr: () => string;
+  /** What it printed on stdout so far (its log lines, JSON). */
+  stdout: () => string;
   /** Resolves with the exit code (or signal) once the process has exited. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
@@ -60,5 +62,5 @@ export async function spawnServer(dataDir: string, extraArgs: string[] = [], por
     });
     exited.then(({ code, signal }) => rej(new Error(`server exited (${code ?? signal}) before listening: ${err}`)));
   });
-  return { proc, url, port: Number(new URL(url).port), stderr: () => err, exited };
+  return { proc, url, port: Number(new URL(url).port), stderr: () => err, stdout: () => out, exited };
 }

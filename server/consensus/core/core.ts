@@ -77,7 +77,7 @@ import type {
   AppendMsg, AppendRespMsg, HeartbeatMsg, Message, Outgoing, PreVoteMsg, ReadIndexRespMsg, SnapMsg, VoteMsg,
 } from './messages.ts';
 import { committedIndex, voteResult } from './quorum.ts';
-import { Outbox, type Ready, type SoftState, type WriteMark } from './ready.ts';
+import { Outbox, type LeadershipCause, type Ready, type SoftState, type WriteMark } from './ready.ts';
 import { ReadOnly, type PendingRead } from './read-only.ts';
 import { Replication } from './replication.ts';
 import { intBetween } from './random.ts';
@@ -144,6 +144,8 @@ export class RaftCore {
   private readsRefused: ReadRefused[] = [];
   private prevHard: HardState;
   private prevSoft: SoftState = { role: 'follower', leader: null };
+  /** Why the role last changed (reported with the soft state; never affects what Raft does). */
+  private cause: LeadershipCause = 'election-timeout';
   private writeSeq = 0;
   private persistedSeq = 0;
 
@@ -202,6 +204,7 @@ export class RaftCore {
     if (this.electionElapsed >= this.opts.electionTicks) {
       this.electionElapsed = 0;
       if (this.opts.checkQuorum && !this.replication!.quorumActive(this.config.current().voters)) {
+        this.cause = 'lost-quorum';
         this.becomeFollower(this.term, null);
         return;
       }
@@ -217,6 +220,8 @@ export class RaftCore {
   /** Starts an election now (pre-vote first, if enabled), as an election timeout would. */
   campaign(kind: CampaignKind = this.opts.preVote ? 'pre-vote' : 'vote'): void {
     if (this.role === 'leader' || !this.promotable()) return;
+    // A pre-candidate that won goes on to 'vote' with the cause it started with.
+    if (kind !== 'vote' || this.role !== 'pre-candidate') this.cause = kind === 'transfer' ? 'transfer' : 'election-timeout';
     if (kind === 'pre-vote') this.becomePreCandidate();
     else this.becomeCandidate();
     // A candidate's own vote counts once it is durable (persisted()); a pre-vote promises nothing.
@@ -273,6 +278,8 @@ export class RaftCore {
     }
     if (m.type === 'pre-vote' || (m.type === 'pre-vote-resp' && !m.reject)) return true;
     const fromLeader = m.type === 'app' || m.type === 'heartbeat' || m.type === 'snap';
+    // A leader handing over steps down when its successor's vote request arrives.
+    this.cause = this.role === 'leader' && this.transferee !== null ? 'transfer' : 'higher-term';
     this.becomeFollower(m.term, fromLeader ? m.from : null);
     return true;
   }
@@ -518,6 +525,7 @@ export class RaftCore {
       repl.bcastAppend();
       const heir = repl.mostCaughtUp(this.config.current().voters);
       if (heir !== null && repl.match(heir) === this.log.lastIndex()) this.send({ type: 'timeout-now', to: heir });
+      this.cause = 'removed';
       this.becomeFollower(this.term, null);
     }
   }
@@ -732,7 +740,7 @@ export class RaftCore {
     }
     const { messages, afterWrite } = this.outbox.take();
     const rd: Ready = {
-      softState: softChanged ? { role: this.role, leader: this.lead } : null,
+      softState: softChanged ? { role: this.role, leader: this.lead, cause: this.cause } : null,
       hardState: hardChanged ? hs : null,
       entries: persist.entries,
       snapshot: persist.snapshot,

@@ -1,6 +1,6 @@
 /** The Raft core's public surface: what a driver and its tests import. */
 export { RaftCore, type CoreRestore } from './core.ts';
-export type { Ready, SoftState, WriteMark } from './ready.ts';
+export type { LeadershipCause, Ready, SoftState, WriteMark } from './ready.ts';
 export type { Message, MessageType } from './messages.ts';
 export type { StableLog } from './stable-log.ts';
 export { mulberry32, type Random } from './random.ts';

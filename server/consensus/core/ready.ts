@@ -10,7 +10,16 @@ import type { Entry, HardState, NodeId, ReadRefused, ReadState, Role, SnapshotMe
 export interface SoftState {
   role: Role;
   leader: NodeId | null;
+  /** Why the role last changed, for the operator's log (see LeadershipCause). */
+  cause?: LeadershipCause;
 }
+
+/**
+ * Why a node's role last changed: it campaigned after an election timeout, or because a leader
+ * handed over (transfer); a leader stepped down because it lost touch with a quorum
+ * (check-quorum), saw a higher term, or was removed from the membership.
+ */
+export type LeadershipCause = 'election-timeout' | 'transfer' | 'lost-quorum' | 'higher-term' | 'removed';
 
 /**
  * Identifies one write: once it, and every write handed out before it, is durable, the driver
