@@ -17,6 +17,7 @@ import WebSocket from 'ws';
 import type { NodeId } from '../consensus/core/index.ts';
 import type { PeerMessage, PeerTransport } from '../consensus/env.ts';
 import type { Logger } from '../log.ts';
+import { corkForThisTurn } from '../../protocol/cork.ts';
 import { Reassembler, toFrames } from './frames.ts';
 import { decodePeerMessage, encodePeerMessage, PEER_ID_HEADER, PEER_PATH, PEER_URL_HEADER } from './wire.ts';
 
@@ -193,6 +194,9 @@ class OutLink {
   send(m: PeerMessage): void {
     const ws = this.ws;
     if (ws === null || ws.readyState !== WebSocket.OPEN || ws.bufferedAmount > SEND_BUFFER_MAX) return;
+    // A leader sends each follower several messages a turn (appends, heartbeats, forwarded
+    // answers): one write to the socket for all of them, not a syscall each.
+    corkForThisTurn(ws);
     for (const f of toFrames(encodePeerMessage(m), this.messageNo++)) ws.send(f);
   }
 

@@ -29,7 +29,10 @@ function machineBusyMs(): number {
 }
 
 export interface CpuReading {
+  /** The server's, or with a cluster every member's together. */
   serverCpuPct?: number;
+  /** With a cluster: the busiest member's (the leader's, mostly). */
+  busiestServerCpuPct?: number;
   loadCpuPct: number;
   /** Everything else on the machine over the same window (other processes, the kernel). */
   otherCpuPct: number;
@@ -37,18 +40,16 @@ export interface CpuReading {
 
 export class CpuMeter {
   private constructor(
-    private readonly pid: number | null,
+    private readonly pids: readonly number[],
     private readonly wall: number,
-    private readonly server: number,
+    private readonly server: readonly number[],
     private readonly load: NodeJS.CpuUsage,
     private readonly busy: number,
   ) {}
 
-  /** Starts measuring; `serverPid` null (a server given by --url) measures this process only. */
-  static start(serverPid: number | null): CpuMeter {
-    return new CpuMeter(
-      serverPid, performance.now(), serverPid === null ? 0 : serverCpuMs(serverPid), process.cpuUsage(), machineBusyMs(),
-    );
+  /** Starts measuring; no `serverPids` (a server given by --url) measures this process only. */
+  static start(serverPids: readonly number[]): CpuMeter {
+    return new CpuMeter(serverPids, performance.now(), serverPids.map(serverCpuMs), process.cpuUsage(), machineBusyMs());
   }
 
   read(): CpuReading {
@@ -56,8 +57,14 @@ export class CpuMeter {
     const load = process.cpuUsage(this.load);
     const loadCpuPct = (100 * (load.user + load.system) / 1000) / wall;
     const busyPct = (100 * (machineBusyMs() - this.busy)) / wall;
-    if (this.pid === null) return { loadCpuPct, otherCpuPct: Math.max(0, busyPct - loadCpuPct) };
-    const serverCpuPct = (100 * (serverCpuMs(this.pid) - this.server)) / wall;
-    return { serverCpuPct, loadCpuPct, otherCpuPct: Math.max(0, busyPct - loadCpuPct - serverCpuPct) };
+    if (this.pids.length === 0) return { loadCpuPct, otherCpuPct: Math.max(0, busyPct - loadCpuPct) };
+    const each = this.pids.map((pid, i) => (100 * (serverCpuMs(pid) - this.server[i]!)) / wall);
+    const serverCpuPct = each.reduce((a, b) => a + b, 0);
+    return {
+      serverCpuPct,
+      ...(each.length > 1 ? { busiestServerCpuPct: Math.max(...each) } : {}),
+      loadCpuPct,
+      otherCpuPct: Math.max(0, busyPct - loadCpuPct - serverCpuPct),
+    };
   }
 }

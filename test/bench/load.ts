@@ -15,8 +15,8 @@ export interface LoopOptions {
   warmupMs: number;
   durationMs: number;
   maxOps: number;
-  /** The server's pid, to measure its CPU over the measured window (null: under --url). */
-  serverPid: number | null;
+  /** Servers whose CPU is measured (none with --url). */
+  cpuPids: readonly number[];
   /** One operation. `n` numbers the operations of the phase (warm-up and measured separately). */
   op(worker: number, n: number, measured: boolean): Promise<void>;
 }
@@ -47,7 +47,7 @@ export async function closedLoop(o: LoopOptions): Promise<LoopResult> {
       const t = performance.now();
       if (t >= measureUntil || issued >= o.maxOps) return;
       const measured = t >= measureFrom;
-      if (measured) meter ??= CpuMeter.start(o.serverPid);
+      if (measured) meter ??= CpuMeter.start(o.cpuPids);
       const n = measured ? issued++ : warmupIssued++;
       const started = now();
       try {
@@ -64,7 +64,7 @@ export async function closedLoop(o: LoopOptions): Promise<LoopResult> {
   };
   await Promise.all(Array.from({ length: o.concurrency }, (_, w) => worker(w)));
   if (failure !== null) throw failure;
-  const cpu = (meter ?? CpuMeter.start(o.serverPid)).read();
+  const cpu = (meter ?? CpuMeter.start(o.cpuPids)).read();
   return {
     ops: recorder.count,
     elapsedMs: Math.max(1, lastDone - measureFrom),

@@ -144,6 +144,7 @@ async function runOne(workload: Workload, run: number, opts: ReturnType<typeof p
     const ctx: BenchContext = {
       url,
       serverPid: server?.pid ?? null,
+      cpuPids: server !== null ? [server.pid] : members.map((m) => m.pid),
       durationMs: opts.durationMs,
       prefix: `/bench/r${run}-${randomBytes(4).toString('hex')}`,
       connect: async (n, o = {}) => {

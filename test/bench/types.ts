@@ -12,6 +12,8 @@ export interface BenchContext {
   url: string;
   /** The server child's pid, or null when the bench was pointed at a server with --url. */
   serverPid: number | null;
+  /** The processes whose CPU counts as the server's: the server, or every cluster member (none with --url). */
+  cpuPids: readonly number[];
   /** The measuring time this workload may use (each workload is also bounded in count). */
   durationMs: number;
   /** A path prefix no other workload or run uses, e.g. /bench/r1-ab12cd. */

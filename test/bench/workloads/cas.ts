@@ -35,7 +35,7 @@ export const cas: Workload = {
     let meter: CpuMeter | null = null;
     const warm = setTimeout(() => {
       started = performance.now();
-      meter = CpuMeter.start(ctx.serverPid);
+      meter = CpuMeter.start(ctx.cpuPids);
     }, started - performance.now());
     const deadline = started + ctx.durationMs;
 

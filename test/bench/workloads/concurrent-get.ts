@@ -30,7 +30,7 @@ export const concurrentGet: Workload = {
       warmupMs: Math.min(1000, ctx.durationMs / 10),
       durationMs: ctx.durationMs,
       maxOps: MAX_OPS,
-      serverPid: ctx.serverPid,
+      cpuPids: ctx.cpuPids,
       op: async (w, n) => {
         const k = (n * 7919 + w) % KEYS;
         const got = await clients[w % CONNECTIONS]!.get(`${dir}/k${k}`);

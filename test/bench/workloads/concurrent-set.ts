@@ -30,7 +30,7 @@ export const concurrentSet: Workload = {
       warmupMs: Math.min(1000, ctx.durationMs / 10),
       durationMs: ctx.durationMs,
       maxOps: MAX_OPS,
-      serverPid: ctx.serverPid,
+      cpuPids: ctx.cpuPids,
       op: async (w, n, measured) => {
         const tag = `${measured ? 'm' : 'w'}${n}`;
         const path = `${dir}/w${w}/k${n % KEYS_PER_WORKER}`;

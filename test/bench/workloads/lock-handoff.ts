@@ -37,7 +37,7 @@ export const lockHandoff: Workload = {
     let releasedAt: bigint | null = null;
     let problem = '';
     let t0 = performance.now();
-    let meter = CpuMeter.start(ctx.serverPid);
+    let meter = CpuMeter.start(ctx.cpuPids);
     // The count defines this workload; the time bound is a safety cap.
     const boundMs = Math.max(20_000, 2 * ctx.durationMs);
     const timer = setTimeout(() => stop.abort(new Error('time bound reached')), boundMs);
@@ -76,7 +76,7 @@ export const lockHandoff: Workload = {
         if (acquired === WARMUP) {
           // The measured hand-offs start with this release.
           t0 = performance.now();
-          meter = CpuMeter.start(ctx.serverPid);
+          meter = CpuMeter.start(ctx.cpuPids);
         }
         await l.release();
       }

@@ -41,7 +41,7 @@ export const memory: Workload = {
     const latency = new LatencyRecorder();
     let next = 0;
     const t0 = performance.now();
-    const meter = CpuMeter.start(pid);
+    const meter = CpuMeter.start([pid]);
     await Promise.all(Array.from({ length: IN_FLIGHT }, async (_, w) => {
       const client = writers[w % WRITE_CONNECTIONS]!;
       while (next < KEYS && performance.now() < deadline) {

@@ -25,7 +25,7 @@ export const seqSet: Workload = {
       warmupMs: Math.min(1000, ctx.durationMs / 10),
       durationMs: ctx.durationMs,
       maxOps: MAX_OPS,
-      serverPid: ctx.serverPid,
+      cpuPids: ctx.cpuPids,
       op: async (_w, n, measured) => {
         const tag = `${measured ? 'm' : 'w'}${n}`;
         const k = n % KEYS;

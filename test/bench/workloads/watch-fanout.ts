@@ -90,14 +90,14 @@ async function measure(ctx: BenchContext, watchClients: CoordClient[], writer: W
   verify(!streams.some((s) => s.finished), 'watch-fanout: a watch ended before the first update');
 
   let started = performance.now();
-  let meter = CpuMeter.start(ctx.serverPid);
+  let meter = CpuMeter.start(ctx.cpuPids);
   // The count defines this workload; the time bound is a safety cap.
   const deadline = started + Math.max(20_000, 2 * ctx.durationMs);
   let updates = 0;
   for (let u = 0; u < TOTAL && performance.now() < deadline && problem === ''; u++) {
     if (u === WARMUP_UPDATES) {
       started = performance.now();
-      meter = CpuMeter.start(ctx.serverPid);
+      meter = CpuMeter.start(ctx.cpuPids);
     }
     const all = new Promise<void>((r) => (wake.fn = r));
     const ack = await writer.set(u, `${dir}/k${u % 10}`, taggedValue(`u${u}`));
