@@ -43,6 +43,15 @@ export class Connection implements WatchSink {
   private readonly watches = new Map<number, Watch>();
   /** WAIT/WATCH ids cancelled before they started. */
   private readonly cancelledEarly = new Set<number>();
+  /**
+   * Linearizable reads not yet answered, and WAITs and WATCHes "from now" (no revision given) not
+   * yet started, on this connection: a write sent after one waits for it, so it never sees that
+   * write, as on a single node. On a follower the read barrier is a round trip to the leader
+   * while a write pipelined behind it is forwarded at once; had the write been applied here
+   * before the barrier returned, `watch(); await set()` would have missed its own write, and the
+   * SDK's `wait()` (a REV, then WAIT from REV + 1) would have waited past it, for ever.
+   */
+  private readonly readsBeforeWrites = new Set<Promise<void>>();
   private pendingBytes = 0;
   congested = false;
   /** Responses and watch ends waiting for the congested socket to drain, in order. */
@@ -124,15 +133,17 @@ export class Connection implements WatchSink {
     const node = this.ctx.node;
     const sid = this.session.id;
     switch (req.op) {
-      case 'get': return handlers.get(node, req);
-      case 'stat': return handlers.stat(node, req);
-      case 'getdir': return handlers.getdir(node, req);
-      case 'walk': return handlers.walk(node, req);
-      case 'rev': return handlers.rev(node, req);
+      case 'get': return this.readInOrder(req, handlers.get(node, req));
+      case 'stat': return this.readInOrder(req, handlers.stat(node, req));
+      case 'getdir': return this.readInOrder(req, handlers.getdir(node, req));
+      case 'walk': return this.readInOrder(req, handlers.walk(node, req));
+      case 'rev': return this.readInOrder(req, handlers.rev(node, req));
       case 'ping': return { rev: node.store.rev };
-      case 'set': return handlers.set(node, sid, req);
-      case 'del': return handlers.del(node, sid, req);
-      case 'txn': return handlers.txn(node, sid, req);
+      case 'set': case 'del': case 'txn':
+        if (this.readsBeforeWrites.size > 0) await Promise.all(this.readsBeforeWrites);
+        if (req.op === 'set') return handlers.set(node, sid, req);
+        if (req.op === 'del') return handlers.del(node, sid, req);
+        return handlers.txn(node, sid, req);
       case 'wait': return this.startWatch(req.id, req.glob, req.rev, true);
       case 'watch': return this.startWatch(req.id, req.glob, req.fromRev, false);
       case 'cancel': return this.cancel(req.target);
@@ -180,6 +191,8 @@ export class Connection implements WatchSink {
     const w = new Watch(id, glob, this, once);
     this.watches.set(id, w);
     const hub = this.ctx.node.hub;
+    let started = (): void => {};
+    if (fromRev === undefined) this.readBeforeWrites(new Promise<void>((resolve) => (started = resolve)));
     try {
       await this.ctx.node.readAt(undefined);
       // The connection may have closed while the barrier was awaited (with a cluster, that is
@@ -206,7 +219,21 @@ export class Connection implements WatchSink {
       }
       this.end(w, errorBody(err));
       return KEEP;
+    } finally {
+      started();
     }
+  }
+
+  /** Holds this connection's later writes until a linearizable read (no rev, not serializable) is answered. */
+  private readInOrder<T>(req: { rev?: number; serializable?: boolean }, answer: Promise<T>): Promise<T> {
+    if (req.rev === undefined && req.serializable !== true) this.readBeforeWrites(answer);
+    return answer;
+  }
+
+  private readBeforeWrites(done: Promise<unknown>): void {
+    const settled = done.then(() => {}, () => {});
+    this.readsBeforeWrites.add(settled);
+    void settled.then(() => this.readsBeforeWrites.delete(settled));
   }
 
   /** True once the request `id` has been answered (it left `inflight`). */

@@ -73,7 +73,7 @@ describe('coord CLI: connecting', () => {
 
   it('a live server among the urls is used (a dead one before it does not make the command give up)', async () => {
     const dead = `ws://127.0.0.1:${await deadPort()}`;
-    const r = await coord(['--url', `${dead},${env.url}`, 'rev']);
+    const r = await coord(['--url', `${dead},${env.urls.join(",")}`, 'rev']);
     expect(r).toMatchObject({ code: 0, stderr: '' });
     expect(r.stdout).toMatch(/^\d+\n$/);
   });

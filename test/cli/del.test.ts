@@ -8,12 +8,10 @@ import { RecipeEnv } from '../helpers/recipe-env.ts';
 
 let env: RecipeEnv;
 let admin: CoordClient;
-let url: string;
 
 beforeAll(async () => {
   env = await RecipeEnv.start();
   admin = await env.client();
-  url = env.url;
 });
 
 afterAll(async () => {
@@ -26,15 +24,15 @@ describe('coord del', () => {
     await admin.set('/dl/a', 'a');
     const before = await admin.rev();
     const [missing, forced] = await Promise.all([
-      coord(['del', '/dl/none'], { url }),
-      coord(['del', '--force', '/dl/none'], { url }),
+      coord(['del', '/dl/none'], { url: env.url }),
+      coord(['del', '--force', '/dl/none'], { url: env.url }),
     ]);
     expect(missing).toEqual({ code: 1, signal: null, stdout: '', stderr: 'NOENT: /dl/none does not exist; nothing deleted\n' });
     expect(forced).toMatchObject({ code: 0, stderr: '' });
     expect(Number(forced.stdout)).toBe(before);
     expect(await admin.rev()).toBe(before); // no revision consumed
 
-    const real = await coord(['del', '/dl/a'], { url });
+    const real = await coord(['del', '/dl/a'], { url: env.url });
     expect(real).toMatchObject({ code: 0, stdout: `${before + 1}\n`, stderr: '' });
     expect((await admin.get('/dl/a')).value).toBeNull();
   });

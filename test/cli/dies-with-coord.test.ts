@@ -16,14 +16,12 @@ import { removeDir, repoRoot, tempDir } from '../helpers/server.ts';
 
 let env: RecipeEnv;
 let admin: CoordClient;
-let url: string;
 let dir: string;
 const figures: string[] = [];
 
 beforeAll(async () => {
   env = await RecipeEnv.start();
   admin = await env.client();
-  url = env.url;
   dir = tempDir('coord-cli-death-');
 });
 
@@ -87,7 +85,7 @@ async function killCoordAndMeasure(p: CliProcess, pids: number[], what: string):
 
 describe('CMD dies with coord', () => {
   it('claim: an exec\'d CMD is gone soon after coord is SIGKILLed, before a spare gets the slot', async () => {
-    const opts = { url, env: { MARK: dir } };
+    const opts = { url: env.url, env: { MARK: dir } };
     const p = spawnCoord(['--ttl', '3000', 'claim', '/dw/claim', '1', '--', 'sh', '-c', 'echo $$ > "$MARK/claim.pid"; exec sleep 60'], opts);
     const pid = await pidIn('claim.pid');
     // A spare waits for the slot; it gets it once the dead coord's session expires.
@@ -101,13 +99,13 @@ describe('CMD dies with coord', () => {
   });
 
   it('lock: CMD and its grandchild (sh -c \'sleep & wait\') are both gone', async () => {
-    const p = spawnCoord(['lock', '/dw/lock', '--', 'sh', '-c', 'echo $$ > "$MARK/lock.pid"; sleep 60 & echo $! > "$MARK/lock.gc"; wait'], { url, env: { MARK: dir } });
+    const p = spawnCoord(['lock', '/dw/lock', '--', 'sh', '-c', 'echo $$ > "$MARK/lock.pid"; sleep 60 & echo $! > "$MARK/lock.gc"; wait'], { url: env.url, env: { MARK: dir } });
     const [pid, gc] = [await pidIn('lock.pid'), await pidIn('lock.gc')];
     await killCoordAndMeasure(p, [pid, gc], 'lock, sh + grandchild (SIGTERM)');
   });
 
   it('elect: a CMD and grandchild that ignore SIGTERM get SIGKILL after the grace', async () => {
-    const p = spawnCoord(['elect', '/dw/elect', '--id', 'e1', '--', 'sh', '-c', 'trap "" TERM; echo $$ > "$MARK/elect.pid"; sleep 60 & echo $! > "$MARK/elect.gc"; wait'], { url, env: { MARK: dir } });
+    const p = spawnCoord(['elect', '/dw/elect', '--id', 'e1', '--', 'sh', '-c', 'trap "" TERM; echo $$ > "$MARK/elect.pid"; sleep 60 & echo $! > "$MARK/elect.gc"; wait'], { url: env.url, env: { MARK: dir } });
     const [pid, gc] = [await pidIn('elect.pid'), await pidIn('elect.gc')];
     // The supervisor leads the process group of CMD: not coord's, not its parent's.
     expect(procStat(pid)![2]).not.toBe(procStat(p.proc.pid!)![2]);
@@ -115,12 +113,12 @@ describe('CMD dies with coord', () => {
   });
 
   it('register: CMD is gone soon after coord is SIGKILLed', async () => {
-    const p = spawnCoord(['register', '/dw/members', 'm1', '--', 'sh', '-c', 'echo $$ > "$MARK/register.pid"; exec sleep 60'], { url, env: { MARK: dir } });
+    const p = spawnCoord(['register', '/dw/members', 'm1', '--', 'sh', '-c', 'echo $$ > "$MARK/register.pid"; exec sleep 60'], { url: env.url, env: { MARK: dir } });
     await killCoordAndMeasure(p, [await pidIn('register.pid')], 'register, exec sleep (SIGTERM)');
   });
 
   it('when the supervisor alone is SIGKILLed, coord kills CMD\'s group and exits 137', async () => {
-    const p = spawnCoord(['lock', '/dw/sup', '--', 'sh', '-c', 'echo $$ > "$MARK/sup.pid"; sleep 60 & echo $! > "$MARK/sup.gc"; wait'], { url, env: { MARK: dir } });
+    const p = spawnCoord(['lock', '/dw/sup', '--', 'sh', '-c', 'echo $$ > "$MARK/sup.pid"; sleep 60 & echo $! > "$MARK/sup.gc"; wait'], { url: env.url, env: { MARK: dir } });
     const [pid, gc] = [await pidIn('sup.pid'), await pidIn('sup.gc')];
     const supervisor = Number(procStat(pid)![1]);
     expect(Number(procStat(supervisor)![1])).toBe(p.proc.pid); // CMD ← supervisor ← coord
@@ -139,7 +137,7 @@ describe('CMD dies with coord', () => {
     const cmd = `trap "" HUP TERM; echo $$ > "$MARK/tty.pid"; sleep 60 & echo $! > "$MARK/tty.gc"; wait`;
     const line = `${quote(process.execPath)} ${quote(coordBin)} claim /dw/tty 1 -- sh -c ${quote(cmd)}; echo coord-ended`;
     const proc = spawn('script', ['-qfec', `sh -c ${quote(line)}`, '/dev/null'], {
-      cwd: repoRoot, env: { ...process.env, COORD_URL: url, MARK: dir }, stdio: ['pipe', 'pipe', 'pipe'], detached: true,
+      cwd: repoRoot, env: { ...process.env, COORD_URL: env.url, MARK: dir }, stdio: ['pipe', 'pipe', 'pipe'], detached: true,
     });
     let out = '';
     proc.stdout.on('data', (d) => (out += d));

@@ -8,11 +8,9 @@ import { coord, killAllCli } from '../helpers/cli-run.ts';
 import { RecipeEnv } from '../helpers/recipe-env.ts';
 
 let env: RecipeEnv;
-let url: string;
 
 beforeAll(async () => {
   env = await RecipeEnv.start();
-  url = env.url;
 });
 
 afterAll(async () => {
@@ -22,7 +20,7 @@ afterAll(async () => {
 
 describe('coord lock: exit codes and environment', () => {
   it('exits 128 + N when a signal kills CMD: SIGQUIT 131, SIGSEGV 139, SIGUSR1 128 + its number', async () => {
-    const run = (sig: string) => coord(['lock', `/ec/${sig}`, '--', 'sh', '-c', `kill -${sig} $$`], { url });
+    const run = (sig: string) => coord(['lock', `/ec/${sig}`, '--', 'sh', '-c', `kill -${sig} $$`], { url: env.url });
     const [quit, segv, usr1] = await Promise.all([run('QUIT'), run('SEGV'), run('USR1')]);
     expect(quit.code).toBe(131);
     expect(segv.code).toBe(139);
@@ -30,13 +28,13 @@ describe('coord lock: exit codes and environment', () => {
   });
 
   it('passes stdin, stdout and stderr through to CMD (it runs under a supervisor)', async () => {
-    const r = await coord(['lock', '/ec/stdio', '--', 'sh', '-c', 'tr a-z A-Z; echo to-stderr >&2; exit 3'], { url, input: 'piped in\n' });
+    const r = await coord(['lock', '/ec/stdio', '--', 'sh', '-c', 'tr a-z A-Z; echo to-stderr >&2; exit 3'], { url: env.url, input: 'piped in\n' });
     expect(r).toEqual({ code: 3, signal: null, stdout: 'PIPED IN\n', stderr: 'to-stderr\n' });
   });
 
   it('gives CMD COORD_LOCK_KEY, the file that holds the lock, at the rev COORD_LOCK_TOKEN', async () => {
     const admin = await env.client();
-    const r = await coord(['lock', '/ec/key', '--', 'sh', '-c', 'echo "$COORD_LOCK_KEY $COORD_LOCK_TOKEN"'], { url });
+    const r = await coord(['lock', '/ec/key', '--', 'sh', '-c', 'echo "$COORD_LOCK_KEY $COORD_LOCK_TOKEN"'], { url: env.url });
     expect(r.code).toBe(0);
     const [key, token] = r.stdout.trim().split(' ');
     expect(key).toMatch(/^\/ec\/key\/.+/);

@@ -10,12 +10,10 @@ import { RecipeEnv, eventually } from '../helpers/recipe-env.ts';
 
 let env: RecipeEnv;
 let admin: CoordClient;
-let url: string;
 
 beforeAll(async () => {
   env = await RecipeEnv.start();
   admin = await env.client();
-  url = env.url;
 });
 
 afterAll(async () => {
@@ -28,8 +26,8 @@ const paths = async (glob: string) => (await admin.walk(glob)).files.map((f) => 
 describe('--wait MS: give up with exit 3', () => {
   it('claim: TIMEOUT when no slot frees in time; runs CMD when one frees before', async () => {
     const [a, b] = [await admin.claimSlot('/gw/p', 2), await admin.claimSlot('/gw/p', 2)];
-    const late = spawnCoord(['claim', '/gw/p', '2', '--wait', '20000', '--', 'sh', '-c', 'echo ran $COORD_SLOT'], { url });
-    const r = await coord(['claim', '/gw/p', '2', '--wait', '300', '--', 'sh', '-c', 'echo ran'], { url });
+    const late = spawnCoord(['claim', '/gw/p', '2', '--wait', '20000', '--', 'sh', '-c', 'echo ran $COORD_SLOT'], { url: env.url });
+    const r = await coord(['claim', '/gw/p', '2', '--wait', '300', '--', 'sh', '-c', 'echo ran'], { url: env.url });
     expect(r).toMatchObject({ code: 3, stdout: '', stderr: 'TIMEOUT: no slot of /gw/p free within 300 ms\n' });
     expect(await paths('/gw/p/*')).toEqual(['/gw/p/0', '/gw/p/1']);
     await b.release();
@@ -39,7 +37,7 @@ describe('--wait MS: give up with exit 3', () => {
 
   it('elect: TIMEOUT when still not leader in time; the candidate left the queue', async () => {
     const leader = await admin.elect('/gw/e', 'sdk').campaign();
-    const r = await coord(['elect', '/gw/e', '--id', 'cli', '--wait', '300', '--', 'sh', '-c', 'echo ran'], { url });
+    const r = await coord(['elect', '/gw/e', '--id', 'cli', '--wait', '300', '--', 'sh', '-c', 'echo ran'], { url: env.url });
     expect(r).toMatchObject({ code: 3, stdout: '', stderr: 'TIMEOUT: not elected leader at /gw/e within 300 ms\n' });
     expect(await paths('/gw/e/*')).toEqual([leader.guard.path]);
     await leader.resign();

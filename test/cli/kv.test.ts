@@ -13,12 +13,10 @@ import { RecipeEnv, eventually, sleep } from '../helpers/recipe-env.ts';
 
 let env: RecipeEnv;
 let admin: CoordClient;
-let url: string;
 
 beforeAll(async () => {
   env = await RecipeEnv.start();
   admin = await env.client();
-  url = env.url;
 });
 
 afterAll(async () => {
@@ -39,13 +37,13 @@ const lines = (s: string) => s.split('\n').filter((l) => l !== '').map((l) => JS
 
 describe('coord CLI: store commands', () => {
   it('`printf world | coord set /hello 0` prints the revision; again: exit 1, REV_MISMATCH', async () => {
-    const first = await coord(['set', '/hello', '0'], { url, input: 'world' });
+    const first = await coord(['set', '/hello', '0'], { url: env.url, input: 'world' });
     expect(first).toMatchObject({ code: 0, stderr: '' });
     expect(first.stdout).toMatch(/^\d+\n$/);
     const rev = Number(first.stdout);
     expect(await admin.get('/hello')).toMatchObject({ value: Buffer.from('world'), rev });
 
-    const again = await coord(['set', '/hello', '0'], { url, input: 'world' });
+    const again = await coord(['set', '/hello', '0'], { url: env.url, input: 'world' });
     expect(again.code).toBe(1);
     expect(again.stdout).toBe('');
     expect(again.stderr).toMatch(/^REV_MISMATCH: /);
@@ -59,17 +57,17 @@ describe('coord CLI: store commands', () => {
     const rx = await admin.set('/rd/dir/x', 'x');
     const head = await admin.rev();
     const [get, getJson, getOld, rev, statFile, statDir, statMissing, ls, walk, getMissing, lsMissing] = await Promise.all([
-      coord(['get', '/rd/a'], { url }),
-      coord(['--url', url, 'get', '/rd/a', '--json']), // --url instead of COORD_URL
-      coord(['get', '/rd/a', '--rev', String(r1)], { url }),
-      coord(['rev'], { url }),
-      coord(['stat', '/rd/a'], { url }),
-      coord(['stat', '/rd/dir'], { url }),
-      coord(['stat', '/rd/none'], { url }),
-      coord(['ls', '/rd'], { url }),
-      coord(['walk', '/rd/**'], { url }),
-      coord(['get', '/rd/none'], { url }),
-      coord(['ls', '/rd/none'], { url }),
+      coord(['get', '/rd/a'], { url: env.url }),
+      coord(['--url', env.url, 'get', '/rd/a', '--json']), // --url instead of COORD_URL
+      coord(['get', '/rd/a', '--rev', String(r1)], { url: env.url }),
+      coord(['rev'], { url: env.url }),
+      coord(['stat', '/rd/a'], { url: env.url }),
+      coord(['stat', '/rd/dir'], { url: env.url }),
+      coord(['stat', '/rd/none'], { url: env.url }),
+      coord(['ls', '/rd'], { url: env.url }),
+      coord(['walk', '/rd/**'], { url: env.url }),
+      coord(['get', '/rd/none'], { url: env.url }),
+      coord(['ls', '/rd/none'], { url: env.url }),
     ]);
     expect(get).toEqual({ code: 0, signal: null, stdout: 'alpha, again', stderr: '' }); // raw bytes, nothing added
     expect(getJson.stdout).toBe(`${JSON.stringify({ path: '/rd/a', rev: r2, value: 'alpha, again' })}\n`);
@@ -96,9 +94,9 @@ describe('coord CLI: store commands', () => {
   it('writes: set --value with compare-and-set, set -1, del with a rev, and --ephemeral goes with the command', async () => {
     const r0 = await admin.set('/wr/a', 'v0');
     const [cas, stale, uncond] = await Promise.all([
-      coord(['set', '/wr/a', String(r0), '--value', 'v1'], { url }),
-      coord(['set', '/wr/b', '0', '--value', 'b'], { url }),
-      coord(['set', '/wr/c', '-1'], { url, input: 'from stdin' }),
+      coord(['set', '/wr/a', String(r0), '--value', 'v1'], { url: env.url }),
+      coord(['set', '/wr/b', '0', '--value', 'b'], { url: env.url }),
+      coord(['set', '/wr/c', '-1'], { url: env.url, input: 'from stdin' }),
     ]);
     expect(cas.code).toBe(0);
     const r1 = Number(cas.stdout);
@@ -107,9 +105,9 @@ describe('coord CLI: store commands', () => {
     expect(await admin.get('/wr/c')).toMatchObject({ value: Buffer.from('from stdin'), rev: Number(uncond.stdout) });
 
     const [casStale, delStale, eph] = await Promise.all([
-      coord(['set', '/wr/a', String(r0), '--value', 'lost update'], { url }),
-      coord(['del', '/wr/a', String(r0)], { url }),
-      coord(['set', '/wr/eph', '--ephemeral', '--value', 'short-lived'], { url }),
+      coord(['set', '/wr/a', String(r0), '--value', 'lost update'], { url: env.url }),
+      coord(['del', '/wr/a', String(r0)], { url: env.url }),
+      coord(['set', '/wr/eph', '--ephemeral', '--value', 'short-lived'], { url: env.url }),
     ]);
     expect(casStale.code).toBe(1);
     expect(casStale.stderr).toMatch(/^REV_MISMATCH: /);
@@ -121,7 +119,7 @@ describe('coord CLI: store commands', () => {
     expect((await admin.get('/wr/eph', { rev: ephRev })).value).toEqual(Buffer.from('short-lived'));
     expect((await admin.stat('/wr/eph')).kind).toBe('missing'); // its session ended with the command
 
-    const del = await coord(['del', '/wr/a', String(r1)], { url });
+    const del = await coord(['del', '/wr/a', String(r1)], { url: env.url });
     expect(del.code).toBe(0);
     const delRev = Number(del.stdout); // the revision of the delete
     expect((await admin.get('/wr/a', { rev: delRev - 1 })).value).toEqual(Buffer.from('v1'));
@@ -130,9 +128,9 @@ describe('coord CLI: store commands', () => {
 
   it('wait prints the first matching event at or after REV as a JSON line; by default the next one', async () => {
     const head = await admin.rev();
-    const atRev = spawnCoord(['wait', '/wt/*', String(head + 1)], { url });
-    const next = spawnCoord(['wait', '/wt/**'], { url });
-    const fromHistory = coord(['wait', '/hello', '1'], { url });
+    const atRev = spawnCoord(['wait', '/wt/*', String(head + 1)], { url: env.url });
+    const next = spawnCoord(['wait', '/wt/**'], { url: env.url });
+    const fromHistory = coord(['wait', '/hello', '1'], { url: env.url });
     await admin.set('/wt/deep/x', 'not for /wt/*');
     const ra = await admin.set('/wt/a', 'A');
     // The default waits from the revision after the one it read at start: write until it reports.
@@ -153,7 +151,7 @@ describe('coord CLI: store commands', () => {
 
   it('watch prints every change as JSON lines until interrupted, then exits 0', async () => {
     const head = await admin.rev();
-    const w = spawnCoord(['watch', '/wa/**', '--from', String(head + 1)], { url });
+    const w = spawnCoord(['watch', '/wa/**', '--from', String(head + 1)], { url: env.url });
     const r1 = await admin.set('/wa/a', '1');
     const r2 = await admin.txn({ ops: [{ op: 'set', path: '/wa/b/c', value: '2' }, { op: 'del', path: '/wa/a' }] });
     await admin.set('/elsewhere', 'not watched');
@@ -174,11 +172,11 @@ describe('coord CLI: store commands', () => {
   it('bad usage exits 2 and says what is wrong and where to read more; an unreachable server exits 3', async () => {
     const dead = `ws://127.0.0.1:${await deadPort()}`;
     const [noArg, badRev, badCount, unknown, bare, unreachable, unreachableEnv] = await Promise.all([
-      coord(['get'], { url }),
-      coord(['set', '/x', 'abc', '--value', 'v'], { url }),
-      coord(['claim', '/p', 'zero', '--', 'true'], { url }),
-      coord(['bogus'], { url }),
-      coord([], { url }),
+      coord(['get'], { url: env.url }),
+      coord(['set', '/x', 'abc', '--value', 'v'], { url: env.url }),
+      coord(['claim', '/p', 'zero', '--', 'true'], { url: env.url }),
+      coord(['bogus'], { url: env.url }),
+      coord([], { url: env.url }),
       coord(['--url', dead, '--timeout', '500', 'get', '/x']),
       coord(['--timeout', '500', 'rev'], { url: dead }),
     ]);

@@ -13,13 +13,11 @@ import { removeDir, tempDir } from '../helpers/server.ts';
 
 let env: RecipeEnv;
 let admin: CoordClient;
-let url: string;
 let dir: string;
 
 beforeAll(async () => {
   env = await RecipeEnv.start();
   admin = await env.client();
-  url = env.url;
   dir = tempDir('coord-cli-members-');
 });
 
@@ -32,18 +30,18 @@ afterAll(async () => {
 const lines = (s: string) => s.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as unknown);
 const holdUntil = (go: string, then = 'exit 0') => `echo "$COORD_MEMBER_PATH"; while [ ! -e "$MARK/${go}" ]; do sleep 0.05; done; ${then}`;
 const go = (name: string) => writeFileSync(join(dir, name), '');
-const opts = () => ({ url, env: { MARK: dir } });
+const opts = () => ({ url: env.url, env: { MARK: dir } });
 
 describe('coord register and members', () => {
   it('keeps DIR/ID while CMD runs, exits with its code; members lists them, --watch follows joins and leaves', async () => {
     const one = spawnCoord(['register', '/mb/www', 'host-1', '--info', '{"addr":"10.0.0.7:8080"}', '--', 'sh', '-c', holdUntil('go-1', 'exit 5')], opts());
     await eventually(() => one.stdout() === '/mb/www/host-1\n', 'host-1 to register and run');
-    const watcher = spawnCoord(['members', '/mb/www', '--watch'], { url });
+    const watcher = spawnCoord(['members', '/mb/www', '--watch'], { url: env.url });
     await eventually(() => watcher.stdout() !== '', 'the watcher to list host-1');
     const two = spawnCoord(['register', '/mb/www', 'host-2', '--info', '10.0.0.8:8080', '--', 'sh', '-c', holdUntil('go-2')], opts());
     await eventually(() => two.stdout() !== '', 'host-2 to register and run');
 
-    const listed = await coord(['members', '/mb/www'], { url });
+    const listed = await coord(['members', '/mb/www'], { url: env.url });
     expect(listed).toMatchObject({ code: 0, stderr: '' });
     expect(lines(listed.stdout)).toEqual([
       { id: 'host-1', info: { addr: '10.0.0.7:8080' } },
@@ -80,14 +78,14 @@ describe('coord register and members', () => {
 
 describe('coord elect --info and coord leader', () => {
   it('publishes the leader\'s info with its id; leader prints it, --watch follows; nobody leads: exit 1', async () => {
-    const [none, watcher] = [await coord(['leader', '/mb/e'], { url }), spawnCoord(['leader', '/mb/e', '--watch'], { url })];
+    const [none, watcher] = [await coord(['leader', '/mb/e'], { url: env.url }), spawnCoord(['leader', '/mb/e', '--watch'], { url: env.url })];
     expect(none).toEqual({ code: 1, signal: null, stdout: '', stderr: 'NOENT: nobody leads /mb/e\n' });
     await eventually(() => watcher.stdout() === 'null\n', 'the watcher to report no leader');
     const candidate = spawnCoord(['elect', '/mb/e', '--id', 'sched-1', '--info', '10.0.0.5:9000', '--', 'sh', '-c', holdUntil('go-e')], opts());
     await eventually(() => lines(watcher.stdout()).length === 2, 'the watcher to see the leader');
     const sdk = await admin.elect('/mb/e', 'x').leader();
     expect(sdk).toEqual({ id: 'sched-1', info: '10.0.0.5:9000', token: expect.any(Number) });
-    const now = await coord(['leader', '/mb/e'], { url });
+    const now = await coord(['leader', '/mb/e'], { url: env.url });
     expect(now).toMatchObject({ code: 0, stderr: '' });
     expect(lines(now.stdout)).toEqual([{ id: 'sched-1', token: sdk!.token, info: '10.0.0.5:9000' }]);
 

@@ -15,13 +15,11 @@ import { removeDir, tempDir } from '../helpers/server.ts';
 
 let env: RecipeEnv;
 let admin: CoordClient;
-let url: string;
 let dir: string;
 
 beforeAll(async () => {
   env = await RecipeEnv.start();
   admin = await env.client();
-  url = env.url;
   dir = tempDir('coord-cli-run-');
 });
 
@@ -36,7 +34,7 @@ const files = async (glob: string) => (await admin.walk(glob)).files;
 describe('coord lock', () => {
   it('runs CMD holding the lock, with COORD_LOCK_TOKEN, and exits with its code; two runs never overlap', async () => {
     const cmd = ['sh', '-c', 'mkdir "$MARK/lock" || exit 99; echo "$COORD_LOCK_TOKEN $COORD_LOCK_PATH"; sleep 0.3; rmdir "$MARK/lock"; exit 7'];
-    const opts = { url, env: { MARK: dir } };
+    const opts = { url: env.url, env: { MARK: dir } };
     const [a, b] = await Promise.all([coord(['lock', '/rl/a', '--', ...cmd], opts), coord(['lock', '/rl/a', '--', ...cmd], opts)]);
     expect([a.code, b.code]).toEqual([7, 7]);
     const [ta, tb] = [a, b].map((r) => {
@@ -55,8 +53,8 @@ describe('coord lock', () => {
 
   it('gives up with exit 3 after --wait; interrupted while waiting it exits 143 without running CMD, leaving the queue', async () => {
     const held = await admin.lock('/rl/w');
-    const waiter = spawnCoord(['lock', '/rl/w', '--', 'sh', '-c', 'echo ran'], { url });
-    const timedOut = await coord(['lock', '/rl/w', '--wait', '300', '--', 'sh', '-c', 'echo ran'], { url });
+    const waiter = spawnCoord(['lock', '/rl/w', '--', 'sh', '-c', 'echo ran'], { url: env.url });
+    const timedOut = await coord(['lock', '/rl/w', '--wait', '300', '--', 'sh', '-c', 'echo ran'], { url: env.url });
     expect(timedOut.code).toBe(3);
     expect(timedOut.stderr).toMatch(/^TIMEOUT: /);
     expect(timedOut.stdout).toBe('');
@@ -70,7 +68,7 @@ describe('coord lock', () => {
   });
 
   it('sends CMD SIGTERM and exits 4 when someone else deletes the lock file', async () => {
-    const p = spawnCoord(['lock', '/rl/lost', '--', 'sh', '-c', 'trap "echo got-term; exit 0" TERM; echo held; while :; do sleep 0.1; done'], { url });
+    const p = spawnCoord(['lock', '/rl/lost', '--', 'sh', '-c', 'trap "echo got-term; exit 0" TERM; echo held; while :; do sleep 0.1; done'], { url: env.url });
     await eventually(() => p.stdout().includes('held'), 'CMD to start');
     const [file] = await files('/rl/lost/*');
     await admin.del(file!.path);
@@ -81,7 +79,7 @@ describe('coord lock', () => {
   });
 
   it('kills a CMD that ignores SIGTERM once the lock is lost, and exits 4', async () => {
-    const p = spawnCoord(['lock', '/rl/stubborn', '--', 'sh', '-c', 'trap "" TERM; echo held; while :; do sleep 0.1; done'], { url });
+    const p = spawnCoord(['lock', '/rl/stubborn', '--', 'sh', '-c', 'trap "" TERM; echo held; while :; do sleep 0.1; done'], { url: env.url });
     await eventually(() => p.stdout().includes('held'), 'CMD to start');
     const [file] = await files('/rl/stubborn/*');
     await admin.del(file!.path);
@@ -91,7 +89,7 @@ describe('coord lock', () => {
   }, 30_000);
 
   it('exits 127 when CMD cannot be run, and releases the lock', async () => {
-    const r = await coord(['lock', '/rl/nocmd', '--', 'coord-test-no-such-command'], { url });
+    const r = await coord(['lock', '/rl/nocmd', '--', 'coord-test-no-such-command'], { url: env.url });
     expect(r.code).toBe(127);
     expect(r.stderr).toMatch(/cannot run coord-test-no-such-command/);
     expect(await files('/rl/nocmd/*')).toEqual([]);
@@ -104,7 +102,7 @@ describe('coord claim', () => {
     const script = 'mkdir "$MARK/slot-$COORD_SLOT" || exit 99; echo "$COORD_SLOT $COORD_SLOTS $COORD_LOCK_TOKEN";'
       + ' while [ ! -e "$MARK/go-$COORD_SLOT" ]; do sleep 0.05; done; rmdir "$MARK/slot-$COORD_SLOT"';
     const proxy = await env.proxy();
-    const claim = (via = url) => spawnCoord(['claim', '/rc', '2', '--', 'sh', '-c', script], { url: via, env: { MARK: dir } });
+    const claim = (via = env.url) => spawnCoord(['claim', '/rc', '2', '--', 'sh', '-c', script], { url: via, env: { MARK: dir } });
     const parse = (out: string) => out.trim().split(' ').map(Number);
     const [a, b] = [claim(), claim()];
     await eventually(() => a.stdout() !== '' && b.stdout() !== '', 'both slots to be taken');
@@ -137,7 +135,7 @@ describe('coord claim', () => {
 describe('coord elect', () => {
   it('runs CMD once it leads, with COORD_LEADER_ID and COORD_LOCK_TOKEN', async () => {
     const sdkLeader = await admin.elect('/re', 'sdk').campaign();
-    const p = spawnCoord(['elect', '/re', '--id', 'cli-1', '--', 'sh', '-c', 'echo "$COORD_LEADER_ID $COORD_LOCK_TOKEN"'], { url });
+    const p = spawnCoord(['elect', '/re', '--id', 'cli-1', '--', 'sh', '-c', 'echo "$COORD_LEADER_ID $COORD_LOCK_TOKEN"'], { url: env.url });
     await eventually(async () => (await files('/re/*')).length === 2, 'the CLI candidate to queue');
     expect(await admin.elect('/re', 'x').leader()).toEqual({ id: 'sdk', token: sdkLeader.token });
     expect(p.stdout()).toBe('');

@@ -26,7 +26,7 @@ afterAll(async () => {
 function runExample(name: string) {
   const proc = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'client/examples', name)], {
     cwd: repoRoot,
-    env: { ...process.env, COORD_URL: env.url },
+    env: { ...process.env, COORD_URL: env.urls.join(',') },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.add(proc);

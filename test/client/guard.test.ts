@@ -2,27 +2,26 @@
  * Writes fenced on still holding a claim: a TXN with a lock's (or slot's, or leader's) `guard`
  * condition applies while the claim's file is there unchanged, and is refused with REV_MISMATCH
  * (consuming no revision) once it was deleted, or deleted and re-created by someone else.
- * Against a real server.
+ * Against a real server (or, with COORD_TEST_CLUSTER=3, a cluster: a and b on different nodes).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BadRequestError, connect, RevMismatchError, text, type CoordClient } from '../../client/index.ts';
-import { removeDir, startTestServer } from '../helpers/server.ts';
+import { TestCoord } from '../helpers/test-coord.ts';
 
-let server: Awaited<ReturnType<typeof startTestServer>>;
+let server: TestCoord;
 let a: CoordClient;
 let b: CoordClient;
 
 beforeAll(async () => {
-  server = await startTestServer();
-  a = await connect({ urls: server.url });
-  b = await connect({ urls: server.url });
+  server = await TestCoord.start();
+  a = await connect({ urls: server.nextUrl() });
+  b = await connect({ urls: server.nextUrl() });
 });
 
 afterAll(async () => {
   await a.close();
   await b.close();
-  await server.close();
-  removeDir(server.dataDir);
+  await server.stop();
 });
 
 describe('guard conditions', () => {

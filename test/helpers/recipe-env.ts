@@ -3,29 +3,43 @@
  * temp LevelDB), SDK clients, proxies, a server restart on the same port and data directory, and
  * `eventually` for polling a condition with a generous deadline. Everything made through an env
  * is closed and removed by `env.stop()` (call it in afterAll / afterEach).
+ *
+ * With COORD_TEST_CLUSTER=3 the env is an in-process three-node cluster instead (see
+ * test-coord.ts): `url` (and so `client()`, `proxy()`, `port`) names a different node each time
+ * it is read, a follower first, and `urls` names them all.
  */
 import { connect, type ConnectOptions, type CoordClient } from '../../client/index.ts';
 import { RecipeProxy } from './recipe-proxy.ts';
-import { removeDir, startTestServer, tempDir } from './server.ts';
+import { TestCoord } from './test-coord.ts';
 
-type Server = Awaited<ReturnType<typeof startTestServer>>;
+export { inCluster } from './test-coord.ts';
 
 export class RecipeEnv {
   private readonly cleanups: (() => Promise<unknown> | unknown)[] = [];
-  private running: Server | null;
 
-  private constructor(server: Server, readonly dataDir: string, readonly port: number) {
-    this.running = server;
-  }
+  private constructor(readonly coord: TestCoord) {}
 
   static async start(): Promise<RecipeEnv> {
-    const dataDir = tempDir('coord-recipe-');
-    const server = await startTestServer({ dataDir });
-    return new RecipeEnv(server, dataDir, server.port);
+    return new RecipeEnv(await TestCoord.start());
   }
 
+  /** The server's url; in a cluster, the next node's (each read names another node). */
   get url(): string {
-    return `ws://127.0.0.1:${this.port}`;
+    return this.coord.nextUrl();
+  }
+
+  /** The server's port; in a cluster, the next node's. */
+  get port(): number {
+    return Number(new URL(this.url).port);
+  }
+
+  /** Every node's url (one on a single server), starting at a different node each time it is read. */
+  get urls(): string[] {
+    return this.coord.nextUrls();
+  }
+
+  get dataDir(): string {
+    return this.coord.dataDir;
   }
 
   /** A connected SDK client (closed by stop()); fast reconnects so tests do not wait on backoff. */
@@ -41,11 +55,9 @@ export class RecipeEnv {
     return p;
   }
 
-  /** Stops the server (clients see their connections drop) and starts a new one on the same port and data. */
+  /** Stops the server (every node) and starts it again on the same port and data: clients see their connections drop. */
   async restart(): Promise<void> {
-    await this.running?.close();
-    this.running = null;
-    this.running = await startTestServer({ dataDir: this.dataDir, port: this.port });
+    await this.coord.restart();
   }
 
   /** Runs `fn` at stop(), before what was deferred earlier and before the server stops. */
@@ -56,9 +68,7 @@ export class RecipeEnv {
   /** Runs what was deferred (latest first), then stops the server and removes its data. */
   async stop(): Promise<void> {
     for (const fn of this.cleanups.splice(0).reverse()) await Promise.resolve().then(fn).catch(() => {});
-    await this.running?.close();
-    this.running = null;
-    removeDir(this.dataDir);
+    await this.coord.stop();
   }
 }
 

@@ -6,7 +6,7 @@
 import { createServer } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConnectionError, connect, type CoordClient } from '../../client/index.ts';
-import { removeDir, startTestServer } from '../helpers/server.ts';
+import { TestCoord } from '../helpers/test-coord.ts';
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 
@@ -56,11 +56,9 @@ describe('connect()', () => {
     const port = await deadPort();
     const connecting = connect({ urls: `ws://127.0.0.1:${port}`, connectTimeoutMs: 20_000, backoffMs: [0, 50, 100] });
     await new Promise((r) => setTimeout(r, 300));
-    const server = await startTestServer({ port });
-    cleanups.push(async () => {
-      await server.close();
-      removeDir(server.dataDir);
-    });
+    // With COORD_TEST_CLUSTER=3, a cluster whose first node takes that port.
+    const server = await TestCoord.start({ port });
+    cleanups.push(() => server.stop());
     const client = await connecting;
     cleanups.push(() => client.close());
     expect(client.state).toBe('connected');

@@ -4,30 +4,22 @@
 // (test/helpers/raw-proxy.ts) loses the answers to requests the server has received, then cuts
 // the connection, and the test checks that the SDK resumes its session and retries them, with
 // the write applied exactly once. Conditions are polled with deadlines, never timed.
+// With COORD_TEST_CLUSTER=3 the "server" is a three-node cluster (test/helpers/test-coord.ts):
+// each client and raw connection lands on a different node, and a restart restarts every node.
 import { afterAll, describe, expect, it } from 'vitest';
 import { connect, type CoordClient, type Event } from '../../client/index.ts';
 import { RawClient, bytes, eventually } from '../helpers/raw-client.ts';
 import { RawProxy } from '../helpers/raw-proxy.ts';
-import { removeDir, startTestServer, tempDir } from '../helpers/server.ts';
-
-type Server = Awaited<ReturnType<typeof startTestServer>>;
+import { TestCoord } from '../helpers/test-coord.ts';
 const cleanups: (() => Promise<void> | void)[] = [];
 
 afterAll(async () => {
   for (const f of cleanups.reverse()) await f();
 });
 
-async function server(options: { dataDir?: string; port?: number } = {}): Promise<Server> {
-  const s = await startTestServer(options);
-  let closed = false;
-  const close = s.close.bind(s);
-  s.close = async () => {
-    closed = true;
-    await close();
-  };
-  cleanups.push(async () => {
-    if (!closed) await close();
-  });
+async function server(): Promise<TestCoord> {
+  const s = await TestCoord.start();
+  cleanups.push(() => s.stop());
   return s;
 }
 
@@ -40,8 +32,7 @@ async function sdk(url: string): Promise<CoordClient> {
 describe('SDK', () => {
   it('runs every operation against a real server, paging GETDIR and WALK past the default page', async () => {
     const s = await server();
-    cleanups.push(() => removeDir(s.dataDir));
-    const c = await sdk(s.url);
+    const c = await sdk(s.nextUrl());
     for (let t = 0; t < 9; t++) {
       await c.txn({ ops: Array.from({ length: 125 }, (_, i) => ({ op: 'set' as const, path: `/many/f${String(t * 125 + i).padStart(4, '0')}`, value: 'v' })) });
     }
@@ -63,11 +54,8 @@ describe('SDK', () => {
   });
 
   it('keeps a watch across a server restart on the same port: no event missed or repeated', async () => {
-    const dir = tempDir();
-    cleanups.push(() => removeDir(dir));
-    let s = await server({ dataDir: dir });
-    const port = s.port;
-    const c = await sdk(s.url);
+    const s = await server();
+    const c = await sdk(s.nextUrl());
     const sessionId = c.sessionId;
     const stream = c.watch('/rs/**');
     const seen: Event[] = [];
@@ -80,12 +68,12 @@ describe('SDK', () => {
     // The watch has delivered the first part before the restart (so the resume point is mid-stream).
     await eventually(() => (seen.length >= 5 ? true : undefined), 'the first events');
 
-    await s.close();
+    await s.shutdown();
     // A write issued while no server is up waits in the SDK and is sent after it reconnects.
     const during = c.set('/rs/during', 'during');
-    s = await server({ dataDir: dir, port });
+    await s.resume();
     // Writes from another client race with the SDK's reconnect and resume.
-    const { client: raw } = await RawClient.connect(s.url);
+    const { client: raw } = await RawClient.connect(s.nextUrl());
     cleanups.push(() => raw.close());
     const rawWrites: Event[] = [];
     for (let i = 0; i < 5; i++) {
@@ -110,13 +98,12 @@ describe('SDK', () => {
 
   it('resumes its session and retries writes and reads whose answers were lost, applying each write once', async () => {
     const s = await server();
-    cleanups.push(() => removeDir(s.dataDir));
-    const proxy = await RawProxy.start(s.url);
+    const proxy = await RawProxy.start(s.nextUrl());
     cleanups.push(() => proxy.close());
     const c = await sdk(proxy.url);
     const sessionId = c.sessionId;
     await c.set('/retry/warm', 'w');
-    const { client: obs } = await RawClient.connect(s.url);
+    const { client: obs } = await RawClient.connect(s.nextUrl());
     cleanups.push(() => obs.close());
     const head = (await obs.call<{ rev: number }>({ op: 'rev' })).rev;
 
@@ -150,8 +137,7 @@ describe('SDK', () => {
   // requestsInflightPerConnectionMax until the connection was wedged with LIMIT.
   it('leaves no WAIT pending on the server after wait() is aborted', async () => {
     const s = await server();
-    cleanups.push(() => removeDir(s.dataDir));
-    const c = await sdk(s.url);
+    const c = await sdk(s.nextUrl());
     const head = await c.rev();
     for (let i = 0; i < 100; i++) {
       const ac = new AbortController();
@@ -160,6 +146,6 @@ describe('SDK', () => {
       await expect(p).rejects.toBeDefined();
     }
     await c.rev();
-    await eventually(() => (s.node.hub.liveCount === 0 ? true : undefined), 'every aborted WAIT to be cancelled', 3000);
+    await eventually(() => (s.servers.every((x) => x.node.hub.liveCount === 0) ? true : undefined), 'every aborted WAIT to be cancelled', 3000);
   });
 });
