@@ -6,9 +6,9 @@ import { utf8Text } from '../protocol/utf8.ts';
 
 export { CoordClient } from './core.ts';
 export type {
-  CallOptions, ClientState, ConnectOptions, ReadOptions, SetOptions, TxnWrite, Value, WriteOptions,
+  CallOptions, ClientState, ConnectOptions, ReadOptions, SetOptions, TxnWrite, Value, WatchOptions, WriteOptions,
 } from './core.ts';
-export { WatchStream, type RevisionEvents } from './watch-stream.ts';
+export { WatchStream, type ProgressOptions, type RevisionEvents } from './watch-stream.ts';
 export * from './errors.ts';
 export * from './recipes/index.ts';
 export type { Event, GetResult, StatResult, WalkEntry, DelResult } from '../protocol/messages.ts';

@@ -28,7 +28,7 @@ import {
 import { FirstConnect } from './first-connect.ts';
 import { Keepalive, pingPeriodMs, stallSlackMs } from './keepalive.ts';
 import { connectFailure, type Link, type Transport } from './link.ts';
-import { WatchStream } from './watch-stream.ts';
+import { WatchStream, type ProgressOptions } from './watch-stream.ts';
 import { watchConfig, type ConfigSnapshot } from './recipes/config.ts';
 import { elect, type Election } from './recipes/election.ts';
 import { lock, tryLock, withLock, type Lock, type LockOptions } from './recipes/lock.ts';
@@ -124,6 +124,33 @@ interface ActiveWatch {
   sent: boolean;
   /** The revision after the newest one this client had seen when watch() was called. */
   floorRev: number;
+  /** Periodic progress pushes asked of the server (WATCH progressMs). */
+  progressMs?: number;
+  /** progress() calls not answered yet; sent again (with fresh ids) whenever the watch is re-opened. */
+  asks: Set<ProgressAsk>;
+}
+
+/** One stream.progress() call. */
+interface ProgressAsk {
+  serializable: boolean;
+  /** The request id it went out under last (a re-sent ask gets a new one; late answers to old ones are dropped). */
+  id: number;
+  resolve(rev: number): void;
+  reject(err: unknown): void;
+  unavailable?: number;
+}
+
+export interface WatchOptions {
+  /** The first revision to deliver (default: the next one). */
+  fromRev?: number;
+  signal?: AbortSignal;
+  /**
+   * Ask the server to push progress while the watch is idle, every this many ms (100 … 3 600 000):
+   * the stream's progressRev then keeps up with the server's applied revision, which a reconnect
+   * resumes after (see WatchStream). A server that predates progress ignores the option (unknown
+   * keys are ignored) and sends none.
+   */
+  progressMs?: number;
 }
 
 type StateListener = (state: ClientState, previous: ClientState) => void;
@@ -153,6 +180,8 @@ export class CoordClient {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private readonly watches = new Map<number, ActiveWatch>();
+  /** Progress requests in flight, by request id. */
+  private readonly progressIds = new Map<number, { watchId: number; ask: ProgressAsk }>();
   private seq = 0;
   private readonly writeSeqs = new Set<number>();
   private sessionInfo: { id: string; secret: string; ttlMs: number } | null = null;
@@ -443,6 +472,8 @@ export class CoordClient {
     }
     const w = this.watches.get(id);
     if (w !== undefined) return this.onWatchAnswer(id, w, msg);
+    const asked = this.progressIds.get(id);
+    if (asked !== undefined) return this.onProgressAnswer(id, asked.watchId, asked.ask, msg);
     const p = this.pending.get(id);
     if (p === undefined) return;
     if (msg.error !== undefined) {
@@ -617,14 +648,15 @@ export class CoordClient {
    * exactly once, across reconnects. Fails with TooLateError if history no longer reaches the
    * revision it needs. `break` out of the loop, `cancel()`, or the signal stops it.
    */
-  watch(glob: string, options: { fromRev?: number; signal?: AbortSignal } = {}): WatchStream {
+  watch(glob: string, options: WatchOptions = {}): WatchStream {
     const id = this.nextId++;
-    const stream = new WatchStream(glob, options.fromRev, () => this.stopWatch(id));
+    const stream = new WatchStream(glob, options.fromRev, () => this.stopWatch(id), (o) => this.askProgress(id, o));
     if (this.currentState === 'closed') {
       stream.fail(new ClientClosedError());
       return stream;
     }
-    const w: ActiveWatch = { stream, open: false, sent: false, floorRev: this.headSeen + 1 };
+    const w: ActiveWatch = { stream, open: false, sent: false, floorRev: this.headSeen + 1, asks: new Set() };
+    if (options.progressMs !== undefined) w.progressMs = options.progressMs;
     this.watches.set(id, w);
     if (options.signal !== undefined) {
       if (options.signal.aborted) stream.cancel();
@@ -642,20 +674,96 @@ export class CoordClient {
     if (w.stream.fromRev === undefined && (w.sent || !this.linkReady)) w.stream.fromRev = w.floorRev;
     if (this.linkReady) w.sent = true;
     const fromRev = w.stream.resumeRev();
-    this.sendFrame(id, { op: 'watch', glob: w.stream.glob, ...(fromRev !== undefined ? { fromRev } : {}) });
+    this.sendFrame(id, {
+      op: 'watch', glob: w.stream.glob,
+      ...(fromRev !== undefined ? { fromRev } : {}),
+      ...(w.progressMs !== undefined ? { progressMs: w.progressMs } : {}),
+    });
+    // Behind the WATCH on the same connection, so the server knows the target when they arrive.
+    for (const ask of w.asks) this.sendAsk(id, ask);
+  }
+
+  /** stream.progress(): a PROGRESS request for watch `id`, kept across reconnects. */
+  private askProgress(id: number, options: ProgressOptions): Promise<number> {
+    const w = this.watches.get(id);
+    if (w === undefined) return Promise.reject(watchCancelled());
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise<number>((resolve, reject) => {
+      const timeoutMs = options.timeoutMs ?? this.options.requestTimeoutMs;
+      let timer: Timer | null = null;
+      const done = () => {
+        w.asks.delete(ask);
+        this.progressIds.delete(ask.id);
+        if (timer !== null) clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const onAbort = () => {
+        done();
+        reject(signal!.reason);
+      };
+      const ask: ProgressAsk = {
+        serializable: options.serializable === true, id: -1,
+        resolve: (rev) => { done(); resolve(rev); },
+        reject: (err) => { done(); reject(err); },
+      };
+      if (timeoutMs > 0) {
+        timer = setTimeout(() => ask.reject(new TimeoutError(`no answer to progress within ${timeoutMs} ms`)), timeoutMs);
+      }
+      signal?.addEventListener('abort', onAbort, { once: true });
+      w.asks.add(ask);
+      this.sendAsk(id, ask);
+    });
+  }
+
+  private sendAsk(watchId: number, ask: ProgressAsk): void {
+    if (!this.linkReady) return; // sent when the watch is re-opened
+    this.progressIds.delete(ask.id);
+    ask.id = this.nextId++;
+    this.progressIds.set(ask.id, { watchId, ask });
+    this.sendFrame(ask.id, { op: 'progress', target: watchId, ...(ask.serializable ? { serializable: true } : {}) });
+  }
+
+  private onProgressAnswer(id: number, watchId: number, ask: ProgressAsk, msg: Record<string, unknown>): void {
+    this.progressIds.delete(id);
+    const w = this.watches.get(watchId);
+    if (w === undefined || !w.asks.has(ask)) return;
+    if (msg.error !== undefined) {
+      const err = fromErrorBody(msg.error as ErrorBody);
+      if (err.code === 'UNAVAILABLE') {
+        // No leader to confirm the read barrier for a moment: ask again a little later.
+        ask.unavailable = (ask.unavailable ?? 0) + 1;
+        setTimeout(() => {
+          if (w.asks.has(ask) && this.watches.get(watchId) === w) this.sendAsk(watchId, ask);
+        }, unavailableDelayMs(ask.unavailable)).unref?.();
+        return;
+      }
+      return ask.reject(err);
+    }
+    // The pushes of every event up to rev came before this answer, so they are queued already.
+    const rev = (msg.result as { rev: number }).rev;
+    w.stream.noteProgress(rev);
+    ask.resolve(rev);
+  }
+
+  /** The watch is over: forget it, and fail the progress calls still waiting on it. */
+  private dropWatch(id: number, w: ActiveWatch, err: unknown): void {
+    if (this.watches.get(id) === w) this.watches.delete(id);
+    for (const ask of [...w.asks]) ask.reject(err);
   }
 
   private stopWatch(id: number): void {
     const w = this.watches.get(id);
     if (w === undefined) return;
-    this.watches.delete(id);
+    this.dropWatch(id, w, watchCancelled());
     if (this.linkReady) this.sendFrame(this.nextId++, { op: 'cancel', target: id });
   }
 
   private onWatchAnswer(id: number, w: ActiveWatch, msg: Record<string, unknown>): void {
     if (msg.error !== undefined) {
-      this.watches.delete(id);
-      return w.stream.fail(fromErrorBody(msg.error as ErrorBody));
+      const err = fromErrorBody(msg.error as ErrorBody);
+      this.dropWatch(id, w, err);
+      return w.stream.fail(err);
     }
     w.open = true;
     if (w.stream.fromRev === undefined) w.stream.fromRev = (msg.result as { fromRev: number }).fromRev;
@@ -665,15 +773,19 @@ export class CoordClient {
     const w = this.watches.get(id);
     if (w === undefined) return;
     if (Array.isArray(msg.events)) return w.stream.push(msg.events as Event[]);
+    if (typeof msg.progress === 'number') return w.stream.noteProgress(msg.progress);
+    // A push of a kind this client does not know (a newer server's) is not an end: ignore it.
+    if (typeof msg.end !== 'object' || msg.end === null) return;
     const end = msg.end as ErrorBody;
     if (end.code === 'SLOW_CONSUMER') {
       // The server stopped sending because we read too slowly; everything is still in its
       // history, so ask again from where we are.
       return this.openWatch(id, w);
     }
-    this.watches.delete(id);
+    const err = fromErrorBody(end);
+    this.dropWatch(id, w, err);
     if (end.code === 'CANCELLED') w.stream.finish();
-    else w.stream.fail(fromErrorBody(end));
+    else w.stream.fail(err);
   }
 
   // ------------------------------------------------------------------ recipes (client/recipes/)
@@ -750,9 +862,18 @@ export class CoordClient {
     }
     for (const raw of this.rawPending.values()) raw.reject(reason);
     this.rawPending.clear();
-    for (const w of this.watches.values()) w.stream.fail(reason);
+    for (const [id, w] of [...this.watches]) {
+      this.dropWatch(id, w, reason);
+      w.stream.fail(reason);
+    }
     this.watches.clear();
+    this.progressIds.clear();
   }
+}
+
+/** What a progress() call learns when its watch was cancelled (or had ended) first. */
+function watchCancelled(): CoordClientError {
+  return fromErrorBody({ code: 'CANCELLED', message: 'the watch was cancelled' });
 }
 
 /** When no entry set a default transport and the options gave none. */

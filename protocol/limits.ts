@@ -58,6 +58,12 @@ export const limits = {
    * so history costs bounded memory whatever the value sizes.
    */
   historyBytesDefault: 128 * 1024 * 1024,
+  /**
+   * Bounds of a WATCH's `progressMs` (periodic progress pushes on an idle watch): often enough
+   * to be useful, never so often that idle watches cost the server a timer storm.
+   */
+  watchProgressMsMin: 100,
+  watchProgressMsMax: 3_600_000,
 } as const;
 
 export type Limits = typeof limits;

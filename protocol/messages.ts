@@ -7,7 +7,8 @@
  * Server → client: a Response `{ id, result }` or `{ id, error }`, exactly one per request, in
  * any order; and, for a WATCH, pushes `{ watch: id, events }` after its response (one push per
  * revision, holding that revision's matching events in path order), ended by one
- * `{ watch: id, end: error }`.
+ * `{ watch: id, end: error }`. A WATCH opened with `progressMs` may also get
+ * `{ watch: id, progress: rev }` pushes while idle; PROGRESS asks for the same on request.
  */
 import type { ErrorBody } from './errors.ts';
 
@@ -53,7 +54,20 @@ export interface GetdirRequest extends Consistency {
 }
 export interface WalkRequest extends Consistency { op: 'walk'; glob: string; rev?: number; after?: string; limit?: number }
 export interface WaitRequest { op: 'wait'; glob: string; rev?: number }
-export interface WatchRequest { op: 'watch'; glob: string; fromRev?: number }
+export interface WatchRequest {
+  op: 'watch'; glob: string; fromRev?: number;
+  /**
+   * While the watch is live and nothing was pushed on it for this long, the server pushes
+   * `{ watch, progress: rev }` (its applied revision: every event of the watch ≤ rev was sent).
+   */
+  progressMs?: number;
+}
+/**
+ * How far is WATCH `target` known complete? Answered `{ rev }` once every event of the watch at
+ * or below rev was pushed (before this answer); rev is linearizable (≥ every write acknowledged
+ * before the request was sent) unless `serializable`, then this server's applied revision.
+ */
+export interface ProgressRequest extends Consistency { op: 'progress'; target: number }
 export interface CancelRequest { op: 'cancel'; target: number }
 export interface PingRequest { op: 'ping' }
 export interface CloseRequest { op: 'close' }
@@ -72,14 +86,14 @@ export interface TxnRequest extends Sequenced { op: 'txn'; conds: TxnCondition[]
 export type RequestBody =
   | HelloRequest | GetRequest | SetRequest | DelRequest | RevRequest | StatRequest
   | GetdirRequest | WalkRequest | WaitRequest | WatchRequest | CancelRequest | TxnRequest
-  | PingRequest | CloseRequest;
+  | PingRequest | CloseRequest | ProgressRequest;
 
 export type Op = RequestBody['op'];
 export type Request = RequestBody & { id: number };
 
 export const ops: readonly Op[] = [
   'hello', 'get', 'set', 'del', 'rev', 'stat', 'getdir', 'walk', 'wait', 'watch', 'cancel',
-  'txn', 'ping', 'close',
+  'txn', 'ping', 'close', 'progress',
 ];
 
 /** One change to one file, at the store revision that made it. */
@@ -116,11 +130,14 @@ export interface WaitResult { event: Event; events: Event[] }
 export interface WatchResult { fromRev: number }
 export interface CancelResult { cancelled: boolean }
 export interface TxnResult { rev: number }
+/** Every event of the watch at or below `rev` was pushed before this answer. */
+export interface ProgressResult { rev: number }
 
 export interface ResultByOp {
   hello: HelloResult; get: GetResult; set: WriteResult; del: DelResult; rev: RevResult;
   stat: StatResult; getdir: GetdirResult; walk: WalkResult; wait: WaitResult;
   watch: WatchResult; cancel: CancelResult; txn: TxnResult; ping: RevResult; close: RevResult;
+  progress: ProgressResult;
 }
 
 export type Response =
@@ -129,6 +146,8 @@ export type Response =
 
 export type Push =
   | { watch: number; events: Event[] }
-  | { watch: number; end: ErrorBody };
+  | { watch: number; end: ErrorBody }
+  /** Only on a WATCH opened with progressMs: idle, and complete through `progress`. */
+  | { watch: number; progress: number };
 
 export type ServerMessage = Response | Push;

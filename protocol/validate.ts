@@ -108,6 +108,16 @@ function limit(f: Fields): number | undefined {
   return v;
 }
 
+function progressMs(f: Fields): number | undefined {
+  const v = f.progressMs;
+  if (v === undefined || v === null) return undefined;
+  const { watchProgressMsMin: min, watchProgressMsMax: max } = limits;
+  if (!Number.isSafeInteger(v) || (v as number) < min || (v as number) > max) {
+    throw bad(`progressMs must be an integer from ${min} to ${max} (milliseconds), got ${describe(v)}`);
+  }
+  return v as number;
+}
+
 function sequenced(f: Fields): { seq?: number; seqFloor?: number } {
   const seq = int(f, 'seq', 1);
   const seqFloor = int(f, 'seqFloor', 0);
@@ -222,7 +232,9 @@ function parseBody(op: Op, f: Fields): RequestBody {
     case 'wait':
       return omitUndefined({ op, glob: glob(f), rev: int(f, 'rev', 0) });
     case 'watch':
-      return omitUndefined({ op, glob: glob(f), fromRev: int(f, 'fromRev', 0) });
+      return omitUndefined({ op, glob: glob(f), fromRev: int(f, 'fromRev', 0), progressMs: progressMs(f) });
+    case 'progress':
+      return omitUndefined({ op, target: requiredInt(f, 'target', 0), serializable: bool(f, 'serializable') });
     case 'cancel':
       return { op, target: requiredInt(f, 'target', 0) };
     case 'txn':

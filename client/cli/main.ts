@@ -8,6 +8,7 @@
  * lock/claim/elect/register otherwise exit with CMD's code (128+N if signal N killed CMD).
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { limits } from '../../protocol/limits.ts';
 import type { CoordClient } from '../client.ts';
 import * as kv from './commands/kv.ts';
 import { leaderTransfer, memberAdd, memberRemove, status } from './commands/cluster.ts';
@@ -29,6 +30,16 @@ function intArg(min: number, what = 'an integer') {
   };
 }
 const revArg = intArg(-1, 'a revision');
+/** An integer in [min, max]. */
+function rangeArg(min: number, max: number, what: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isSafeInteger(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`expected ${what} from ${min} to ${max}, got "${v}"`);
+    }
+    return n;
+  };
+}
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 const interrupted = new AbortController();
@@ -194,8 +205,9 @@ program
   .command('watch <glob>')
   .description('print every change matching GLOB as JSON lines, until interrupted')
   .option('--from <rev>', 'start at this revision (default: the next one)', intArg(0))
-  .addHelpText('after', "\nExamples:\n  coord watch '/config/**'\n  coord watch '/**' --from 1\n")
-  .action(clientAction((c, glob: string, o: { from?: number }) => watching.watch(c, glob, o.from, interrupted.signal)));
+  .option('--progress <ms>', `while idle, print {"progress":REV} every MS ms (${limits.watchProgressMsMin}…${limits.watchProgressMsMax}): every change up to REV was printed`, rangeArg(limits.watchProgressMsMin, limits.watchProgressMsMax, 'milliseconds'))
+  .addHelpText('after', "\nExamples:\n  coord watch '/config/**'\n  coord watch '/**' --from 1\n  coord watch '/config/**' --progress 5000\n")
+  .action(clientAction((c, glob: string, o: { from?: number; progress?: number }) => watching.watch(c, glob, o.from, interrupted.signal, o.progress)));
 
 program
   .command('lock <path> <cmd...>')

@@ -14,7 +14,7 @@ import { corkForThisTurn } from '../../protocol/cork.ts';
 import { truncateUtf8 } from '../../protocol/describe.ts';
 import { CloseCode, CoordError, ErrorCode, type ErrorBody } from '../../protocol/errors.ts';
 import { limits, PROTOCOL_VERSION } from '../../protocol/limits.ts';
-import type { Event, HelloRequest, Request } from '../../protocol/messages.ts';
+import type { Event, HelloRequest, ProgressRequest, Request } from '../../protocol/messages.ts';
 import { parseRequest, requestId } from '../../protocol/validate.ts';
 import { AssertionError } from '../assert.ts';
 import { secretsEqual, type CoordNode, type SessionGrant } from '../node.ts';
@@ -58,6 +58,13 @@ export class Connection implements WatchSink {
   private readonly held: unknown[] = [];
   private closed = false;
   private readonly helloTimer: NodeJS.Timeout;
+  /**
+   * Watches opened with progressMs: how often, and when something was last pushed on each. One
+   * timer per connection serves them all, set for the earliest one due.
+   */
+  private readonly progressWatches = new Map<Watch, { everyMs: number; lastMs: number }>();
+  private progressTimer: NodeJS.Timeout | null = null;
+  private progressDueMs = Infinity;
 
   constructor(
     private readonly socket: WebSocket,
@@ -145,7 +152,8 @@ export class Connection implements WatchSink {
         if (req.op === 'del') return handlers.del(node, sid, req);
         return handlers.txn(node, sid, req);
       case 'wait': return this.startWatch(req.id, req.glob, req.rev, true);
-      case 'watch': return this.startWatch(req.id, req.glob, req.fromRev, false);
+      case 'watch': return this.startWatch(req.id, req.glob, req.fromRev, false, req.progressMs);
+      case 'progress': return this.progress(req);
       case 'cancel': return this.cancel(req.target);
       case 'close': return this.closeSession();
     }
@@ -184,7 +192,7 @@ export class Connection implements WatchSink {
    * Starts a WAIT (`once`) or a WATCH. Registered before anything is awaited, so a cancel sent
    * right behind it finds it. A WATCH is answered with `{ fromRev }` before its first events.
    */
-  private async startWatch(id: number, glob: string, fromRev: number | undefined, once: boolean): Promise<unknown> {
+  private async startWatch(id: number, glob: string, fromRev: number | undefined, once: boolean, progressMs?: number): Promise<unknown> {
     if (this.watches.size >= limits.watchesPerConnectionMax) {
       throw new CoordError(ErrorCode.LIMIT, `over ${limits.watchesPerConnectionMax} watches on this connection`);
     }
@@ -209,7 +217,9 @@ export class Connection implements WatchSink {
       }
       // The answer goes first, then the events from history (sent synchronously by watch()).
       this.respond(id, { fromRev: from });
+      if (progressMs !== undefined) this.progressWatches.set(w, { everyMs: progressMs, lastMs: Date.now() });
       hub.watch(w, from);
+      if (progressMs !== undefined && !w.ended) this.scheduleProgress(Date.now() + progressMs);
       return KEEP;
     } catch (err) {
       hub.remove(w);
@@ -249,9 +259,61 @@ export class Connection implements WatchSink {
       this.cancelledEarly.add(target);
       return { cancelled: true };
     }
-    this.ctx.node.hub.remove(w);
-    this.end(w, { code: ErrorCode.CANCELLED, message: 'cancelled by the client' });
+    const cancelled = { code: ErrorCode.CANCELLED, message: 'cancelled by the client' };
+    this.ctx.node.hub.remove(w, cancelled);
+    this.end(w, cancelled);
     return { cancelled: true };
+  }
+
+  /**
+   * PROGRESS: a revision R through which WATCH `target` is complete — R from the same read
+   * barrier a read uses (linearizable), or this server's applied revision (serializable) — once
+   * every event of the watch at or below R has been pushed. A live watch already has; a lagging
+   * one (catching up, or paused by a congested socket) is waited for. The answer is sent after
+   * those pushes on this connection, so the client has them before it learns R.
+   */
+  private async progress(req: ProgressRequest): Promise<unknown> {
+    const w = this.watches.get(req.target);
+    if (w === undefined || w.once) {
+      throw new CoordError(ErrorCode.BAD_REQUEST, w === undefined
+        ? `no open WATCH with id ${req.target} on this connection`
+        : `request ${req.target} is a WAIT; progress is for a WATCH`);
+    }
+    const rev = await this.ctx.node.readAt(undefined, req.serializable === true ? { serializable: true } : {});
+    await this.ctx.node.hub.whenDelivered(w, rev);
+    return { rev };
+  }
+
+  /** Arms the progress timer for `dueMs` unless it is already set to fire by then. */
+  private scheduleProgress(dueMs: number): void {
+    if (this.closed || (this.progressTimer !== null && this.progressDueMs <= dueMs)) return;
+    if (this.progressTimer !== null) clearTimeout(this.progressTimer);
+    this.progressDueMs = dueMs;
+    this.progressTimer = setTimeout(() => this.onProgressTimer(), Math.max(0, dueMs - Date.now()));
+  }
+
+  /**
+   * Pushes `{watch, progress: rev}` on each live watch idle for its progressMs. rev is this
+   * server's applied revision: a live watch has been handed every event up to it. A lagging
+   * watch, or a congested socket, gets none (its events are what it waits for).
+   */
+  private onProgressTimer(): void {
+    this.progressTimer = null;
+    this.progressDueMs = Infinity;
+    const now = Date.now();
+    let next = Infinity;
+    for (const [w, p] of this.progressWatches) {
+      if (w.ended) {
+        this.progressWatches.delete(w);
+        continue;
+      }
+      if (p.lastMs + p.everyMs <= now) {
+        if (w.live && !this.congested) this.sendFrame(encode({ watch: w.id, progress: this.ctx.node.store.rev }));
+        p.lastMs = now;
+      }
+      next = Math.min(next, p.lastMs + p.everyMs);
+    }
+    if (next !== Infinity) this.scheduleProgress(next);
   }
 
   private async closeSession(): Promise<unknown> {
@@ -267,6 +329,10 @@ export class Connection implements WatchSink {
     // One push per revision (a client never sees half of a transaction); the events are encoded
     // once however many watchers receive them.
     this.sendFrame(encodeWatchPush(w.id, encodedEvents(events)));
+    if (this.progressWatches.size > 0) {
+      const p = this.progressWatches.get(w);
+      if (p !== undefined) p.lastMs = Date.now();
+    }
   }
 
   answerWait(w: Watch, events: Event[]): void {
@@ -277,6 +343,7 @@ export class Connection implements WatchSink {
   end(w: Watch, error: ErrorBody): void {
     if (!this.watches.has(w.id)) return;
     this.watches.delete(w.id);
+    this.progressWatches.delete(w);
     if (w.once) this.respondError(w.id, new CoordError(error.code, error.message, error.details), true);
     else this.send({ watch: w.id, end: error });
   }
@@ -356,6 +423,9 @@ export class Connection implements WatchSink {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.helloTimer);
+    if (this.progressTimer !== null) clearTimeout(this.progressTimer);
+    this.progressTimer = null;
+    this.progressWatches.clear();
     for (const w of this.watches.values()) this.ctx.node.hub.remove(w);
     this.watches.clear();
     this.inflight.clear();

@@ -16,8 +16,13 @@
  *
  * A watch that has ended (cancelled, or its connection closed) is never registered again, even
  * when the call that would register it was already on its way.
+ *
+ * Progress: `deliveredThrough(w)` is the revision through which every matching event of a watch
+ * has been handed to its sink (a live watch: the head; a lagging one: its cursor − 1), and
+ * `whenDelivered(w, rev)` waits until that reaches rev (released as catch-up moves the cursor,
+ * rejected with the watch's end if it ends first). A PROGRESS request answers through these.
  */
-import { ErrorCode, type ErrorBody } from '../../protocol/errors.ts';
+import { CoordError, ErrorCode, type ErrorBody } from '../../protocol/errors.ts';
 import { limits } from '../../protocol/limits.ts';
 import type { Event } from '../../protocol/messages.ts';
 import { compileGlob, type Glob } from '../../protocol/path.ts';
@@ -50,6 +55,10 @@ export class Watch {
   ended = false;
   /** A catch-up continuation is queued for a later turn. */
   continuing = false;
+  /** Why it ended, once it has (absent for a connection that closed). */
+  endReason: ErrorBody | undefined = undefined;
+  /** whenDelivered() callers waiting for the cursor to pass their revision. */
+  waiters: { rev: number; resolve(): void; reject(err: CoordError): void }[] | null = null;
   readonly glob: Glob;
 
   constructor(
@@ -112,11 +121,44 @@ export class WatchHub {
     this.catchUp(w);
   }
 
-  /** Forgets a watch (cancelled, or its connection closed). Sends nothing. */
-  remove(w: Watch): void {
+  /**
+   * Forgets a watch (cancelled, ended, or its connection closed). Sends nothing; progress waiters
+   * are rejected with `reason` (CANCELLED when none is given).
+   */
+  remove(w: Watch, reason?: ErrorBody): void {
+    if (!w.ended) w.endReason = reason;
     w.ended = true;
     this.leaveLive(w);
     this.lagging.delete(w);
+    const waiters = w.waiters;
+    w.waiters = null;
+    for (const waiter of waiters ?? []) waiter.reject(endedError(w));
+  }
+
+  /** The revision through which every matching event of `w` has been handed to its sink. */
+  deliveredThrough(w: Watch): number {
+    return w.live ? Math.max(this.store.rev, w.nextRev - 1) : w.nextRev - 1;
+  }
+
+  /**
+   * Resolves once every matching event of `w` at or below `rev` has been handed to its sink
+   * (at once if that is already so); rejects with the watch's end if it ends first.
+   */
+  whenDelivered(w: Watch, rev: number): Promise<void> {
+    if (w.ended) return Promise.reject(endedError(w));
+    if (w.started && this.deliveredThrough(w) >= rev) return Promise.resolve();
+    return new Promise((resolve, reject) => (w.waiters ??= []).push({ rev, resolve, reject }));
+  }
+
+  /** Releases the progress waiters the watch's cursor has passed. */
+  private releaseWaiters(w: Watch): void {
+    if (w.waiters === null || w.ended) return;
+    const through = this.deliveredThrough(w);
+    const still = w.waiters.filter((waiter) => waiter.rev > through);
+    if (still.length === w.waiters.length) return;
+    const done = w.waiters.filter((waiter) => waiter.rev <= through);
+    w.waiters = still.length > 0 ? still : null;
+    for (const waiter of done) waiter.resolve();
   }
 
   /**
@@ -148,6 +190,11 @@ export class WatchHub {
    * revisions now (the rest in later turns); at the head, the watch goes live.
    */
   private catchUp(w: Watch): void {
+    this.readHistory(w);
+    this.releaseWaiters(w);
+  }
+
+  private readHistory(w: Watch): void {
     if (w.ended) return;
     this.lagging.add(w);
     let budget = CATCH_UP_REVISIONS_PER_TURN;
@@ -274,8 +321,7 @@ export class WatchHub {
   }
 
   private endSlow(w: Watch): void {
-    this.remove(w);
-    w.sink.end(w, {
+    this.endWith(w, {
       code: ErrorCode.SLOW_CONSUMER,
       message: `watch fell over ${limits.watchLagRevisionsMax} revisions behind; resume from ${w.nextRev}`,
       details: { resumeRev: w.nextRev },
@@ -283,11 +329,21 @@ export class WatchHub {
   }
 
   private endTooLate(w: Watch): void {
-    this.remove(w);
-    w.sink.end(w, {
+    this.endWith(w, {
       code: ErrorCode.TOO_LATE,
       message: `revision ${w.nextRev} left the history before this watch read it`,
       details: { oldestRev: this.store.oldestKeptRev, resumeRev: w.nextRev },
     });
   }
+
+  private endWith(w: Watch, error: ErrorBody): void {
+    this.remove(w, error);
+    w.sink.end(w, error);
+  }
+}
+
+/** What a progress waiter of an ended watch is told: the watch's own end, or CANCELLED. */
+function endedError(w: Watch): CoordError {
+  const reason = w.endReason ?? { code: ErrorCode.CANCELLED, message: 'the watch was cancelled' };
+  return new CoordError(reason.code, `watch ${w.id} ended before its progress was known: ${reason.message}`, reason.details);
 }

@@ -33,6 +33,8 @@ const pinned = {
   upgradeTimeoutMs: 10_000,
   writesInflightMax: 10_000,
   historyBytesDefault: 134_217_728,
+  watchProgressMsMin: 100,
+  watchProgressMsMax: 3_600_000,
 } as const;
 
 const readme = readFileSync(new URL('../../protocol/README.md', import.meta.url), 'utf8');

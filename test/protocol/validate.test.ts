@@ -66,7 +66,7 @@ describe('every request', () => {
       hello: { version: PROTOCOL_VERSION }, get: { path: '/a' }, set: { path: '/a', value: '' },
       del: { path: '/a' }, rev: {}, stat: { path: '/a' }, getdir: { path: '/' }, walk: { glob: '/**' },
       wait: { glob: '/a' }, watch: { glob: '/a' }, cancel: { target: 1 }, txn: { ops: [] },
-      ping: {}, close: {},
+      ping: {}, close: {}, progress: { target: 1 },
     };
     expect(Object.keys(minimal).sort()).toEqual([...ops].sort());
     for (const op of ops) expect(parseRequest({ id: 1, op, ...minimal[op] })).toMatchObject({ id: 1, op });
@@ -226,6 +226,30 @@ describe('wait, watch and cancel', () => {
     expect(parseRequest({ id: 1, op: 'watch', glob: '/**', fromRev: 0 })).toEqual({ id: 1, op: 'watch', glob: '/**', fromRev: 0 });
     expect(refusal({ id: 1, op: 'watch', glob: '/**', fromRev: -2 })).toBe(BAD_REQUEST);
     expect(refusal({ id: 1, op: 'watch', glob: '/a/' })).toBe(BAD_GLOB);
+  });
+
+  it('watch: optional progressMs, an integer from watchProgressMsMin to watchProgressMsMax', () => {
+    const { watchProgressMsMin: min, watchProgressMsMax: max } = limits;
+    expect(parseRequest({ id: 1, op: 'watch', glob: '/a', progressMs: min })).toEqual({ id: 1, op: 'watch', glob: '/a', progressMs: min });
+    expect(parseRequest({ id: 1, op: 'watch', glob: '/a', progressMs: max })).toMatchObject({ progressMs: max });
+    expect(parseRequest({ id: 1, op: 'watch', glob: '/a', progressMs: null })).toEqual({ id: 1, op: 'watch', glob: '/a' });
+    for (const progressMs of [min - 1, max + 1, 0, -5, 150.5, '1000', true, [1000]]) {
+      expect(refusal({ id: 1, op: 'watch', glob: '/a', progressMs })).toBe(BAD_REQUEST);
+    }
+    try {
+      parseRequest({ id: 1, op: 'watch', glob: '/a', progressMs: 5 });
+    } catch (err) {
+      expect((err as CoordError).message).toBe(`progressMs must be an integer from ${min} to ${max} (milliseconds), got 5`);
+    }
+  });
+
+  it('progress: target required (an integer ≥ 0), optional serializable', () => {
+    expect(parseRequest({ id: 2, op: 'progress', target: 1 })).toEqual({ id: 2, op: 'progress', target: 1 });
+    expect(parseRequest({ id: 2, op: 'progress', target: 0, serializable: true })).toEqual({ id: 2, op: 'progress', target: 0, serializable: true });
+    expect(refusal({ id: 2, op: 'progress' })).toBe(BAD_REQUEST);
+    expect(refusal({ id: 2, op: 'progress', target: -1 })).toBe(BAD_REQUEST);
+    expect(refusal({ id: 2, op: 'progress', target: '1' })).toBe(BAD_REQUEST);
+    expect(refusal({ id: 2, op: 'progress', target: 1, serializable: 'yes' })).toBe(BAD_REQUEST);
   });
 
   it('a glob of the wrong type is a malformed request, not a bad glob', () => {

@@ -8,8 +8,17 @@ export async function wait(client: CoordClient, glob: string, rev: number | unde
   return ExitCode.OK;
 }
 
-export async function watch(client: CoordClient, glob: string, fromRev: number | undefined, signal: AbortSignal): Promise<number> {
-  const stream = client.watch(glob, { ...(fromRev !== undefined ? { fromRev } : {}), signal });
-  for await (const e of stream) process.stdout.write(`${eventJson(e)}\n`);
+/**
+ * Prints each event as a JSON line. With `progressMs`, the server reports progress while the
+ * watch is idle, printed as `{"progress":REV}`: every change up to REV has been printed.
+ */
+export async function watch(client: CoordClient, glob: string, fromRev: number | undefined, signal: AbortSignal, progressMs?: number): Promise<number> {
+  const stream = client.watch(glob, {
+    ...(fromRev !== undefined ? { fromRev } : {}), ...(progressMs !== undefined ? { progressMs } : {}), signal,
+  });
+  for await (const r of stream.revisions({ progress: progressMs !== undefined })) {
+    if (r.progress === true) process.stdout.write(`${JSON.stringify({ progress: r.rev })}\n`);
+    else for (const e of r.events) process.stdout.write(`${eventJson(e)}\n`);
+  }
   return ExitCode.OK;
 }
