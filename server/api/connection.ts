@@ -19,6 +19,7 @@ import { parseRequest, requestId } from '../../protocol/validate.ts';
 import { AssertionError } from '../assert.ts';
 import { secretsEqual, type CoordNode, type SessionGrant } from '../node.ts';
 import { Watch, type WatchSink } from '../watch/hub.ts';
+import { ProgressTimer } from './progress-timer.ts';
 import * as handlers from './handlers.ts';
 
 export interface ConnectionContext {
@@ -58,13 +59,11 @@ export class Connection implements WatchSink {
   private readonly held: unknown[] = [];
   private closed = false;
   private readonly helloTimer: NodeJS.Timeout;
-  /**
-   * Watches opened with progressMs: how often, and when something was last pushed on each. One
-   * timer per connection serves them all, set for the earliest one due.
-   */
-  private readonly progressWatches = new Map<Watch, { everyMs: number; lastMs: number }>();
-  private progressTimer: NodeJS.Timeout | null = null;
-  private progressDueMs = Infinity;
+  /** Periodic progress for the watches that asked (WATCH progressMs). */
+  private readonly progressTimer = new ProgressTimer({
+    canPush: () => !this.congested,
+    pushProgress: (w) => this.sendFrame(encode({ watch: w.id, progress: this.ctx.node.store.rev })),
+  });
 
   constructor(
     private readonly socket: WebSocket,
@@ -217,9 +216,8 @@ export class Connection implements WatchSink {
       }
       // The answer goes first, then the events from history (sent synchronously by watch()).
       this.respond(id, { fromRev: from });
-      if (progressMs !== undefined) this.progressWatches.set(w, { everyMs: progressMs, lastMs: Date.now() });
       hub.watch(w, from);
-      if (progressMs !== undefined && !w.ended) this.scheduleProgress(Date.now() + progressMs);
+      if (progressMs !== undefined) this.progressTimer.add(w, progressMs);
       return KEEP;
     } catch (err) {
       hub.remove(w);
@@ -284,38 +282,6 @@ export class Connection implements WatchSink {
     return { rev };
   }
 
-  /** Arms the progress timer for `dueMs` unless it is already set to fire by then. */
-  private scheduleProgress(dueMs: number): void {
-    if (this.closed || (this.progressTimer !== null && this.progressDueMs <= dueMs)) return;
-    if (this.progressTimer !== null) clearTimeout(this.progressTimer);
-    this.progressDueMs = dueMs;
-    this.progressTimer = setTimeout(() => this.onProgressTimer(), Math.max(0, dueMs - Date.now()));
-  }
-
-  /**
-   * Pushes `{watch, progress: rev}` on each live watch idle for its progressMs. rev is this
-   * server's applied revision: a live watch has been handed every event up to it. A lagging
-   * watch, or a congested socket, gets none (its events are what it waits for).
-   */
-  private onProgressTimer(): void {
-    this.progressTimer = null;
-    this.progressDueMs = Infinity;
-    const now = Date.now();
-    let next = Infinity;
-    for (const [w, p] of this.progressWatches) {
-      if (w.ended) {
-        this.progressWatches.delete(w);
-        continue;
-      }
-      if (p.lastMs + p.everyMs <= now) {
-        if (w.live && !this.congested) this.sendFrame(encode({ watch: w.id, progress: this.ctx.node.store.rev }));
-        p.lastMs = now;
-      }
-      next = Math.min(next, p.lastMs + p.everyMs);
-    }
-    if (next !== Infinity) this.scheduleProgress(next);
-  }
-
   private async closeSession(): Promise<unknown> {
     const sid = this.session!.id;
     const outcome = await this.ctx.node.propose({ t: 'close', sid });
@@ -329,10 +295,7 @@ export class Connection implements WatchSink {
     // One push per revision (a client never sees half of a transaction); the events are encoded
     // once however many watchers receive them.
     this.sendFrame(encodeWatchPush(w.id, encodedEvents(events)));
-    if (this.progressWatches.size > 0) {
-      const p = this.progressWatches.get(w);
-      if (p !== undefined) p.lastMs = Date.now();
-    }
+    this.progressTimer.pushed(w);
   }
 
   answerWait(w: Watch, events: Event[]): void {
@@ -343,7 +306,7 @@ export class Connection implements WatchSink {
   end(w: Watch, error: ErrorBody): void {
     if (!this.watches.has(w.id)) return;
     this.watches.delete(w.id);
-    this.progressWatches.delete(w);
+    this.progressTimer.forget(w);
     if (w.once) this.respondError(w.id, new CoordError(error.code, error.message, error.details), true);
     else this.send({ watch: w.id, end: error });
   }
@@ -423,9 +386,7 @@ export class Connection implements WatchSink {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.helloTimer);
-    if (this.progressTimer !== null) clearTimeout(this.progressTimer);
-    this.progressTimer = null;
-    this.progressWatches.clear();
+    this.progressTimer.close();
     for (const w of this.watches.values()) this.ctx.node.hub.remove(w);
     this.watches.clear();
     this.inflight.clear();
