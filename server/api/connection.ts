@@ -129,7 +129,12 @@ export class Connection implements WatchSink {
       case 'getdir': return handlers.getdir(node, req);
       case 'walk': return handlers.walk(node, req);
       case 'rev': return handlers.rev(node, req);
-      case 'ping': return { rev: node.store.rev };
+      // A ping is answered only once a leader has confirmed (read-index) that it still leads and
+      // this node reaches it: a server cut off from the leader must not tell a client its
+      // session is alive while the majority may be expiring it (partition.test.ts: a lock holder
+      // on a cut-off server would go on believing it holds the lock). It then answers
+      // UNAVAILABLE, or nothing, and the SDK moves on to another server.
+      case 'ping': await node.readAt(undefined); return { rev: node.store.rev };
       case 'set': return handlers.set(node, sid, req);
       case 'del': return handlers.del(node, sid, req);
       case 'txn': return handlers.txn(node, sid, req);
