@@ -40,6 +40,8 @@ const clients: CoordClient[] = [];
 afterEach(async () => {
   // A client whose server is still cut off may not get its close answered: do not wait long.
   await Promise.race([Promise.all(clients.splice(0).map((c) => c.close().catch(() => {}))), sleep(3000)]);
+  // Healed first: a node cut off would make its peers' SIGTERM (a leadership handover) wait.
+  cluster?.net?.heal();
   await cluster?.stop();
   cluster = null;
 });
@@ -71,7 +73,8 @@ describe('network partitions between real processes', { timeout: 90_000 }, () =>
     let stopOld = false;
     const onOldLoop = async (op: 'set' | 'get', k: number) => {
       let i = 0;
-      while (!stopOld) {
+      // (A closed client fails at once: without the state check, a failed test would spin here.)
+      while (!stopOld && onOld.state !== 'closed') {
         const call = performance.now();
         try {
           if (op === 'set') {
@@ -121,6 +124,9 @@ describe('network partitions between real processes', { timeout: 90_000 }, () =>
     figures['first majority write after the election'] = Math.round(majorityWriteMs);
     expect(lastAck - tIso, `acks after isolation: ${JSON.stringify(late.map((a) => ({ ...a, call: a.call - tIso, ack: a.ack - tIso })))}`)
       .toBeLessThanOrEqual(ELECTION_MS + SLACK_MS);
+    // Sharper than any timing bound: nothing acknowledged once the majority had a new leader
+    // (which may take writes the old one never sees: a read served then could be stale).
+    expect(lastAck, 'an ack by the old leader after the majority elected a new one').toBeLessThan(tNewLeader);
     const sentLate = oldAcks.filter((a) => a.call > tIso + ELECTION_MS + SLACK_MS);
     expect(sentLate, 'requests sent to the cut-off leader that succeeded').toEqual([]);
     // Check-quorum looks once per election timeout: it notices within two.
@@ -160,7 +166,7 @@ describe('network partitions between real processes', { timeout: 90_000 }, () =>
     const sessionA = a.sessionId;
     // The holder works on the resource until it learns it lost the claim.
     const working = (async () => {
-      while (!claimA.lost.aborted && lostAt === null) {
+      while (!claimA.lost.aborted && lostAt === null && a.state !== 'closed') {
         resource.use('a', claimA.token);
         await sleep(10);
       }
@@ -218,7 +224,7 @@ describe('network partitions between real processes', { timeout: 90_000 }, () =>
     const errors: string[] = [];
     let stop = false;
     const writing = (async () => {
-      for (let i = 0; !stop; i++) {
+      for (let i = 0; !stop && busy.state !== 'closed'; i++) {
         try {
           await busy.set('/p/ride', `v${i}`);
           acks.push(performance.now());
@@ -265,8 +271,11 @@ describe('network partitions between real processes', { timeout: 90_000 }, () =>
     const stuck = await client(victim.url, { sessionTtlMs: TTL_MS });
     const mover = await client([victim.url, ...others], { sessionTtlMs: TTL_MS });
     const N = 60;
+    const streams: { cancel(): void }[] = [];
     const watchAll = (cl: CoordClient, seen: { rev: number; at: number }[]) => (async () => {
-      for await (const ev of cl.watch('/w/**', { fromRev: 1 })) {
+      const stream = cl.watch('/w/**', { fromRev: 1 });
+      streams.push(stream);
+      for await (const ev of stream) {
         seen.push({ rev: ev.rev, at: performance.now() });
         if (seen.length === N) break;
       }
@@ -294,6 +303,9 @@ describe('network partitions between real processes', { timeout: 90_000 }, () =>
       }
       await sleep(i > 20 && i < 45 ? 100 : 10);
     }
+    // Bounded: a watch that skipped an event would wait for ever for its 60th.
+    await until('both watchers saw every write', () => seenStuck.length >= N && seenMover.length >= N, 15_000).catch(() => {});
+    for (const st of streams) st.cancel();
     await Promise.all(watching);
     expect(seenStuck.map((e) => e.rev)).toEqual(revs);
     expect(seenMover.map((e) => e.rev)).toEqual(revs);
@@ -316,30 +328,38 @@ describe('network partitions between real processes', { timeout: 90_000 }, () =>
     const history: HistoryOp[] = [];
     const acked: Acked[] = [];
     let stop = false;
-    const work = workers.map((cl, i) => registerWork(i, cl, ['/n/a', '/n/b', '/n/c'], () => stop, history, acked));
+    // On each client, a reader beside the writer: a client whose write waits on a cut-off server
+    // still reads from it meanwhile (where a stale read would show).
+    const keys = ['/n/a', '/n/b', '/n/c'];
+    const work = workers.flatMap((cl, i) => [
+      registerWork(i, cl, keys, () => stop, history, acked),
+      registerWork(10 + i, cl, keys, () => stop, history, acked, 1),
+    ]);
 
     const faults: string[] = [];
     const end = performance.now() + NEMESIS_MS;
     while (performance.now() < end) {
       await sleep(300 + Math.random() * 700);
       const r = Math.random();
-      const victim = pick(ids);
+      const leader = await leaderAmong(c, ids);
+      // The leader is the most interesting node to cut off (a stale leader serving reads, acks
+      // that must stop): it is the victim of half the isolations.
+      const victim = r < 0.35 && leader !== null ? leader : pick(ids);
       const rest = ids.filter((id) => id !== victim);
-      if (r < 0.3) {
-        const fault: PeerFault = Math.random() < 0.6 ? 'blackhole' : 'cut';
-        faults.push(`isolate ${victim} (${fault})`);
+      if (r < 0.5) {
+        const fault: PeerFault = Math.random() < 0.7 ? 'blackhole' : 'cut';
+        faults.push(`isolate ${victim}${victim === leader ? ' (leader)' : ''} (${fault})`);
         net.isolate(victim, fault);
-      } else if (r < 0.45) {
+      } else if (r < 0.6) {
         const [a, b] = [pick(rest), victim];
         faults.push(`one-way ${a}→${b} blackhole`);
         net.set(a, b, 'blackhole');
-      } else if (r < 0.6) {
+      } else if (r < 0.7) {
         // A node that reaches both sides of a split: its two peers cannot talk to each other.
         const [a, b] = rest as [string, string];
         faults.push(`split ${a}|${b} (bridge ${victim})`);
         net.partition([a], [b], 'blackhole');
-      } else if (r < 0.8) {
-        const leader = await leaderAmong(c, ids);
+      } else if (r < 0.85) {
         const target = leader ?? victim;
         faults.push(`kill ${target} while isolating ${victim}`);
         net.isolate(victim, 'blackhole');

@@ -44,20 +44,21 @@ export async function leaderAmong(cluster: TestCluster, ids: readonly string[]):
 }
 
 /**
- * One client's register workload until `stop()`: random GETs, blind SETs and compare-and-SETs
- * on `keys`, each recorded in `history` (unknown outcome: return null) and, when acknowledged,
+ * One client's register workload until `stop()`: random GETs (a `readShare` of them), blind
+ * SETs and compare-and-SETs on `keys`, each recorded in `history` (unknown outcome: return null) and, when acknowledged,
  * in `acked`. Returns the number of operations with a known outcome.
  */
 export async function registerWork(id: number, c: CoordClient, keys: readonly string[], stop: () => boolean,
-  history: HistoryOp[], acked: Acked[], prefix = 'c'): Promise<number> {
+  history: HistoryOp[], acked: Acked[], readShare = 0.4): Promise<number> {
   let n = 0;
   let done = 0;
   const lastRev = new Map<string, number>();
-  while (!stop()) {
+  // A closed client fails at once: without the state check, a failed test would spin here.
+  while (!stop() && c.state !== 'closed') {
     const key = pick(keys);
     const call = performance.now();
     const r = Math.random();
-    if (r < 0.4) {
+    if (r < readShare) {
       try {
         const g = await c.get(key);
         lastRev.set(key, g.rev);
@@ -68,8 +69,8 @@ export async function registerWork(id: number, c: CoordClient, keys: readonly st
       }
       continue;
     }
-    const value = `${prefix}${id}-${n++}`;
-    const cond = r < 0.7 ? -1 : (lastRev.get(key) ?? 0);
+    const value = `c${id}-${n++}`;
+    const cond = Math.random() < 0.5 ? -1 : (lastRev.get(key) ?? 0);
     try {
       const rev = await c.set(key, value, { rev: cond });
       history.push({ clientId: id, key, op: 'set', input: { value, cond }, call, return: performance.now(), output: { ok: true, rev } });
