@@ -105,6 +105,28 @@ interface Pending {
   seq?: number;
   /** UNAVAILABLE answers so far (each one sends the request again, a little later). */
   unavailable?: number;
+  /** When it was last sent (Date.now()). */
+  sentMs?: number;
+}
+
+/**
+ * Whether a successful answer to `body` shows that the cluster's leader heard from this session
+ * when it was sent: writes (committed through the leader), linearizable reads (a read-index
+ * through the leader), the hello and pings (the server confirms with the leader before it
+ * answers). A serializable read, or one at a given revision, is answered by the server alone,
+ * which may be cut off from the leader.
+ */
+function reachesLeader(body: RequestBody): boolean {
+  switch (body.op) {
+    case 'hello': case 'ping': case 'set': case 'del': case 'txn':
+      return true;
+    case 'get': case 'stat': case 'getdir': case 'walk': case 'rev': {
+      const b = body as { serializable?: boolean; rev?: number };
+      return b.serializable !== true && b.rev === undefined;
+    }
+    default:
+      return false;
+  }
 }
 
 /**
@@ -159,6 +181,8 @@ const toBytes = (v: Value): Uint8Array => (typeof v === 'string' ? utf8Bytes(v) 
 
 type Timer = ReturnType<typeof setTimeout>;
 
+const unref = (t: Timer | null): void => (t as { unref?: () => void } | null)?.unref?.();
+
 let defaultTransport: Transport | null = null;
 
 /**
@@ -191,6 +215,11 @@ export class CoordClient {
   private readonly listeners = new Set<StateListener>();
   /** The newest store revision any answer has shown: a lower bound on the server's head. */
   private headSeen = 0;
+  /**
+   * The newest time the cluster is known to have heard from this session: when the newest
+   * request whose successful answer came through the leader was sent (reachesLeader). The
+   * leader cannot expire the session before this plus its TTL, and may right after.
+   */
   private lastHeardMs = 0;
   private keepalive: Keepalive | null = null;
   private suspendTimer: Timer | null = null;
@@ -337,7 +366,7 @@ export class CoordClient {
     this.sessionLost = false;
     this.linkReady = true;
     this.attempt = 0;
-    this.clearSuspendTimer();
+    this.armSessionTimer();
     this.startKeepalive(link);
     this.setState('connected');
     this.firstConnect?.succeeded();
@@ -372,7 +401,7 @@ export class CoordClient {
     if (this.currentState === 'closed') return;
     if (this.currentState === 'connected') {
       this.setState('suspended');
-      this.startSuspendTimer();
+      this.armSessionTimer();
     }
     if (beforeHello) {
       const cause = this.helloFailure ?? `closed before the hello was answered (${code}${reason !== '' ? ` ${reason}` : ''})`;
@@ -382,25 +411,69 @@ export class CoordClient {
   }
 
   /**
-   * While suspended, presume the session lost once its TTL has passed since we were last heard.
-   * If the timer fires late, this process was frozen meanwhile (and may not even have read what
-   * the server sent): rather than presume, try the server at once, and presume the session lost
-   * only if that attempt fails or has not resumed the session within a ping period.
+   * Presume the session lost once its TTL has (all but) passed since the cluster last heard
+   * from it (lastHeardMs) — connected or not. A server cut off from the leader may keep our connection
+   * open and go on answering (UNAVAILABLE, or reads from its own replica) while the majority
+   * expires the session and hands its locks on: the holder must know by then (partition.test.ts).
+   * A ping period before that deadline, if nothing has confirmed the session since, a ping asks
+   * for a confirmation (a client busy with serializable reads sends no pings of its own).
+   * Armed at each hello; re-armed whenever a stage finds we were heard from since.
+   * If a stage fires late, this process was frozen meanwhile (and may not even have read what
+   * the server sent): rather than presume, try the server at once (a ping, or a reconnect), and
+   * presume the session lost only if that has not confirmed the session within a ping period.
    */
-  private startSuspendTimer(): void {
+  private armSessionTimer(): void {
     this.clearSuspendTimer();
+    if (this.sessionInfo === null || this.sessionLost) return;
+    const period = pingPeriodMs(this.sessionTtlMs);
     const dueMs = this.lastHeardMs + this.sessionTtlMs;
-    this.suspendTimer = setTimeout(() => {
-      this.suspendTimer = null;
-      if (this.currentState !== 'suspended') return;
-      if (Date.now() - dueMs <= stallSlackMs(pingPeriodMs(this.sessionTtlMs))) return this.markSessionLost();
-      this.verifyingSession = true;
+    const live = (): boolean => this.currentState === 'suspended' || this.currentState === 'connected';
+    const heardSince = (): boolean => this.lastHeardMs + this.sessionTtlMs > dueMs;
+    const askServer = (): void => {
+      const link = this.link;
+      if (link !== null && this.linkReady) this.ping(link);
+      else this.redialNow();
+    };
+    const at = (ms: number, then: () => void): void => {
       this.suspendTimer = setTimeout(() => {
         this.suspendTimer = null;
-        if (this.currentState === 'suspended') this.markSessionLost();
-      }, pingPeriodMs(this.sessionTtlMs));
-      this.redialNow();
-    }, Math.max(0, dueMs - Date.now()));
+        if (!live()) return;
+        if (heardSince()) return this.armSessionTimer();
+        if (Date.now() - ms <= stallSlackMs(period)) return then();
+        this.verifyingSession = true;
+        this.suspendTimer = setTimeout(() => {
+          this.suspendTimer = null;
+          if (heardSince()) return this.armSessionTimer();
+          if (live()) this.sessionTimedOut();
+        }, period);
+        unref(this.suspendTimer);
+        askServer();
+      }, Math.max(0, ms - Date.now()));
+      // Like the keepalive's, this timer alone does not keep a Node process alive.
+      unref(this.suspendTimer);
+    };
+    // The leader's clock for the session starts when it hears the request we sent at
+    // lastHeardMs (later: in our favour), but our timer may fire late on a busy machine: presume
+    // a little early, so a lock holder stops before the lock can be handed on.
+    const marginMs = Math.floor(period / 4);
+    at(dueMs - period, () => {
+      if (this.link !== null && this.linkReady) this.ping(this.link);
+      at(dueMs - marginMs, () => this.sessionTimedOut());
+    });
+  }
+
+  /** The session outlived its TTL unheard: gone for us; a live link is dropped for a new hello. */
+  private sessionTimedOut(): void {
+    this.markSessionLost();
+    const link = this.link;
+    if (link !== null) {
+      link.close(4001, 'session presumed expired');
+      this.onLinkClosed(link, 4001, 'session presumed expired');
+    }
+  }
+
+  private ping(link: Link): void {
+    void this.rawCall(link, { op: 'ping' }).catch(() => {});
   }
 
   private clearSuspendTimer(): void {
@@ -413,7 +486,7 @@ export class CoordClient {
   private startKeepalive(link: Link): void {
     this.stopKeepalive();
     this.keepalive = new Keepalive(pingPeriodMs(this.sessionTtlMs), {
-      ping: () => void this.rawCall(link, { op: 'ping' }).catch(() => {}),
+      ping: () => this.ping(link),
       dead: () => {
         // Done with it now, without waiting for a close handshake the server will not answer.
         link.close(4000, 'server not answering');
@@ -429,13 +502,13 @@ export class CoordClient {
 
   // ------------------------------------------------------------------ frames
 
-  private readonly rawPending = new Map<number, { resolve(r: unknown): void; reject(e: unknown): void }>();
+  private readonly rawPending = new Map<number, { resolve(r: unknown): void; reject(e: unknown): void; sentMs: number; body: RequestBody }>();
 
   /** A request on one specific link, not retried (hello, ping). */
   private rawCall(link: Link, body: RequestBody): Promise<unknown> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.rawPending.set(id, { resolve, reject });
+      this.rawPending.set(id, { resolve, reject, sentMs: Date.now(), body });
       try {
         if (link === this.link) this.keepalive?.sent();
         link.send(encode({ id, ...body }));
@@ -449,12 +522,12 @@ export class CoordClient {
   private sendFrame(id: number, body: RequestBody): void {
     if (this.link === null || !this.linkReady) return;
     this.keepalive?.sent();
+    const p = this.pending.get(id);
+    if (p !== undefined) p.sentMs = Date.now();
     this.link.send(encode({ id, ...body }));
   }
 
   private onFrame(frame: Uint8Array): void {
-    this.lastHeardMs = Date.now();
-    this.keepalive?.heard();
     let msg: Record<string, unknown>;
     try {
       msg = decode(frame) as Record<string, unknown>;
@@ -462,10 +535,17 @@ export class CoordClient {
       this.link?.close(1002, 'undecodable frame from server');
       return;
     }
+    // An UNAVAILABLE answer is a server that cannot reach a leader: not a sign of life the
+    // keepalive should count (see keepalive.ts), so the client moves to another server.
+    if ((msg.error as ErrorBody | undefined)?.code !== 'UNAVAILABLE') this.keepalive?.heard();
     if (typeof msg.watch === 'number') return this.onWatchPush(msg.watch, msg);
     this.noteRevision(msg.result);
     const id = msg.id as number;
     const raw = this.rawPending.get(id);
+    const answered = raw ?? this.pending.get(id);
+    if (answered?.sentMs !== undefined && msg.error === undefined && reachesLeader(answered.body)) {
+      this.lastHeardMs = Math.max(this.lastHeardMs, answered.sentMs);
+    }
     if (raw !== undefined) {
       this.rawPending.delete(id);
       return msg.error !== undefined ? raw.reject(fromErrorBody(msg.error as ErrorBody)) : raw.resolve(msg.result);

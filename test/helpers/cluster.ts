@@ -5,11 +5,14 @@
  */
 import { removeDir, spawnServer, tempDir, type ChildServer } from './server.ts';
 import { freePort } from './ports.ts';
+import { PeerNet } from './peer-proxy.ts';
 
 export interface ClusterNode {
   id: string;
   port: number;
   url: string;
+  /** Where peers reach it: its own url, or its peer proxy's (see ClusterOptions.peerProxy). */
+  peerUrl: string;
   dataDir: string;
   server: ChildServer | null;
 }
@@ -20,18 +23,29 @@ export interface ClusterOptions {
   /** Extra `coord server` flags for every node (e.g. a short --election-ms). */
   args?: string[];
   env?: Record<string, string>;
+  /**
+   * Put a proxy in front of each node's peer listener (peer-proxy.ts), so the test can cut or
+   * blackhole the links between nodes (`cluster.net`). Clients still connect straight to nodes.
+   */
+  peerProxy?: boolean;
 }
 
 export class TestCluster {
   readonly nodes: ClusterNode[] = [];
-  private constructor(private readonly args: string[]) {}
+  /** The peer proxies' faults, when started with `peerProxy`. */
+  readonly net: PeerNet | null;
+  private constructor(private readonly args: string[], peerProxy: boolean) {
+    this.net = peerProxy ? new PeerNet() : null;
+  }
 
   static async start(options: ClusterOptions = {}): Promise<TestCluster> {
-    const c = new TestCluster(options.args ?? ['--election-ms', '600', '--heartbeat-ms', '50']);
+    const c = new TestCluster(options.args ?? ['--election-ms', '600', '--heartbeat-ms', '50'], options.peerProxy === true);
     const size = options.size ?? 3;
     for (let i = 1; i <= size; i++) {
       const port = await freePort();
-      c.nodes.push({ id: `n${i}`, port, url: `ws://127.0.0.1:${port}`, dataDir: tempDir('coord-cluster-'), server: null });
+      const url = `ws://127.0.0.1:${port}`;
+      const peerUrl = c.net === null ? url : await c.net.add(`n${i}`, port);
+      c.nodes.push({ id: `n${i}`, port, url, peerUrl, dataDir: tempDir('coord-cluster-'), server: null });
     }
     await Promise.all(c.nodes.map((n) => c.startNode(n.id, true)));
     await c.waitReady();
@@ -39,7 +53,7 @@ export class TestCluster {
   }
 
   get peersSpec(): string {
-    return this.nodes.map((n) => `${n.id}=${n.url}`).join(',');
+    return this.nodes.map((n) => `${n.id}=${n.peerUrl}`).join(',');
   }
 
   get urls(): string[] {
@@ -59,9 +73,11 @@ export class TestCluster {
   async startJoiner(id: string): Promise<ClusterNode> {
     const spec = this.peersSpec;
     const port = await freePort();
-    const n: ClusterNode = { id, port, url: `ws://127.0.0.1:${port}`, dataDir: tempDir('coord-cluster-'), server: null };
+    const url = `ws://127.0.0.1:${port}`;
+    const peerUrl = this.net === null ? url : await this.net.add(id, port);
+    const n: ClusterNode = { id, port, url, peerUrl, dataDir: tempDir('coord-cluster-'), server: null };
     this.nodes.push(n);
-    n.server = await spawnServer(n.dataDir, ['--id', id, ...this.args, '--peers', spec], port);
+    n.server = await spawnServer(n.dataDir, ['--id', id, ...this.args, ...this.advertise(n), '--peers', spec], port);
     return n;
   }
 
@@ -77,8 +93,12 @@ export class TestCluster {
   /** Starts (or restarts) a node; `withPeers` passes --peers (a restart does not need it). */
   async startNode(id: string, withPeers = false): Promise<void> {
     const n = this.node(id);
-    const args = ['--id', n.id, ...this.args, ...(withPeers ? ['--peers', this.peersSpec] : [])];
+    const args = ['--id', n.id, ...this.args, ...this.advertise(n), ...(withPeers ? ['--peers', this.peersSpec] : [])];
     n.server = await spawnServer(n.dataDir, args, n.port);
+  }
+
+  private advertise(n: ClusterNode): string[] {
+    return n.peerUrl === n.url ? [] : ['--advertise', n.peerUrl];
   }
 
   kill(id: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<unknown> {
@@ -118,6 +138,7 @@ export class TestCluster {
 
   async stop(): Promise<void> {
     await Promise.all(this.nodes.map((n) => this.kill(n.id, 'SIGTERM')));
+    await this.net?.close();
     for (const n of this.nodes) removeDir(n.dataDir);
   }
 }
