@@ -21,6 +21,8 @@ export class LeaderDuties {
   private promoting = false;
   private stopped = false;
   private lastLeadership: Leadership | null = null;
+  /** The last leader this node knew of (a campaign forgets the leader before it wins). */
+  private lastLeader: NodeId | null = null;
 
   constructor(
     private readonly env: NodeEnv,
@@ -58,10 +60,12 @@ export class LeaderDuties {
    */
   private logLeadership(l: Leadership): void {
     const before = this.lastLeadership;
+    const previous = this.lastLeader;
     this.lastLeadership = l;
+    if (l.leader !== null) this.lastLeader = l.leader;
     if ((before !== null && before.leader === l.leader && before.role === l.role) || !this.hasPeers) return;
     const log = this.env.log;
-    if (l.role === 'leader') log.info({ term: l.term, cause: l.cause, previous: before?.leader ?? null }, 'elected leader');
+    if (l.role === 'leader') log.info({ term: l.term, cause: l.cause, previous }, 'elected leader');
     else if (before?.role === 'leader') {
       const fields = { term: l.term, cause: l.cause, leader: l.leader };
       if (l.cause === 'lost-quorum') log.warn(fields, 'stepped down: lost touch with a majority of voters');

@@ -16,7 +16,7 @@ afterEach(async () => {
   await killAllCli();
 });
 
-interface Line { msg: string; time: number; cause?: string; term?: number; leader?: string | null }
+interface Line { msg: string; time: number; cause?: string; term?: number; leader?: string | null; previous?: string | null }
 
 function lines(c: TestCluster, id: string): Line[] {
   return c.node(id).server!.stdout().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Line);
@@ -42,7 +42,7 @@ describe('election log lines say why leadership moved', { timeout: 60_000 }, () 
     const t = await coord(['leader', 'transfer', target], { url: cluster.node(first).url });
     expect(t.stderr).toBe('');
     const elected = await until(() => lines(cluster!, target).find((l) => l.msg === 'elected leader'));
-    expect(elected.cause).toBe('transfer');
+    expect(elected).toMatchObject({ cause: 'transfer', previous: first });
     const handedOver = await until(() => lines(cluster!, first).find((l) => l.msg === 'stepped down'));
     expect(handedOver.cause).toBe('transfer');
     // It steps down on its successor's vote request, before it knows the vote's outcome.
@@ -63,6 +63,6 @@ describe('election log lines say why leadership moved', { timeout: 60_000 }, () 
     await cluster.kill(back);
     const next = await cluster.leader();
     const won = await until(() => lines(cluster!, next).filter((l) => l.msg === 'elected leader').at(-1));
-    expect(won.cause).toBe('election-timeout');
+    expect(won).toMatchObject({ cause: 'election-timeout', previous: back });
   });
 });
