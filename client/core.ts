@@ -26,7 +26,8 @@ import {
   fromErrorBody,
 } from './errors.ts';
 import { FirstConnect } from './first-connect.ts';
-import { Keepalive, pingPeriodMs, stallSlackMs } from './keepalive.ts';
+import { Keepalive, pingPeriodMs } from './keepalive.ts';
+import { reachesLeader, SessionClock } from './session-clock.ts';
 import { connectFailure, type Link, type Transport } from './link.ts';
 import { WatchStream, type ProgressOptions } from './watch-stream.ts';
 import { watchConfig, type ConfigSnapshot } from './recipes/config.ts';
@@ -110,26 +111,6 @@ interface Pending {
 }
 
 /**
- * Whether a successful answer to `body` shows that the cluster's leader heard from this session
- * when it was sent: writes (committed through the leader), linearizable reads (a read-index
- * through the leader), the hello and pings (the server confirms with the leader before it
- * answers). A serializable read, or one at a given revision, is answered by the server alone,
- * which may be cut off from the leader.
- */
-function reachesLeader(body: RequestBody): boolean {
-  switch (body.op) {
-    case 'hello': case 'ping': case 'set': case 'del': case 'txn':
-      return true;
-    case 'get': case 'stat': case 'getdir': case 'walk': case 'rev': {
-      const b = body as { serializable?: boolean; rev?: number };
-      return b.serializable !== true && b.rev === undefined;
-    }
-    default:
-      return false;
-  }
-}
-
-/**
  * Delay before sending again a request answered UNAVAILABLE: doubles from 25 ms to 250 ms (the
  * server already waits out an election before it answers so; a refusal costs it nothing).
  */
@@ -181,8 +162,6 @@ const toBytes = (v: Value): Uint8Array => (typeof v === 'string' ? utf8Bytes(v) 
 
 type Timer = ReturnType<typeof setTimeout>;
 
-const unref = (t: Timer | null): void => (t as { unref?: () => void } | null)?.unref?.();
-
 let defaultTransport: Transport | null = null;
 
 /**
@@ -215,19 +194,21 @@ export class CoordClient {
   private readonly listeners = new Set<StateListener>();
   /** The newest store revision any answer has shown: a lower bound on the server's head. */
   private headSeen = 0;
-  /**
-   * The newest time the cluster is known to have heard from this session: when the newest
-   * request whose successful answer came through the leader was sent (reachesLeader). The
-   * leader cannot expire the session before this plus its TTL, and may right after.
-   */
-  private lastHeardMs = 0;
+  /** When the session was last heard of by the cluster, and when to presume it gone (session-clock.ts). */
+  private readonly sessionClock = new SessionClock({
+    ttlMs: () => this.sessionTtlMs,
+    live: () => this.sessionInfo !== null && !this.sessionLost &&
+      (this.currentState === 'suspended' || this.currentState === 'connected'),
+    pingIfUp: () => {
+      if (this.link !== null && this.linkReady) this.ping(this.link);
+    },
+    askServer: () => {
+      if (this.link !== null && this.linkReady) this.ping(this.link);
+      else this.redialNow();
+    },
+    timedOut: () => this.sessionTimedOut(),
+  });
   private keepalive: Keepalive | null = null;
-  private suspendTimer: Timer | null = null;
-  /**
-   * Set when the suspend timer fired late (this process was frozen): the session is presumed
-   * lost only if the next attempt to reach the server fails too.
-   */
-  private verifyingSession = false;
   private reconnectTimer: Timer | null = null;
   private firstConnect: FirstConnect | null = null;
   /** The url of the link being attached or in use. */
@@ -309,7 +290,7 @@ export class CoordClient {
   private scheduleReconnect(): void {
     if (this.currentState === 'closed' || this.reconnectTimer !== null) return;
     // The attempt that was to tell whether the session outlived our stall failed.
-    if (this.verifyingSession && this.currentState === 'suspended') this.markSessionLost();
+    if (this.sessionClock.verifying && this.currentState === 'suspended') this.markSessionLost();
     this.urlIndex++;
     const delay = backoffDelay(this.attempt++, this.options.backoffMs);
     this.reconnectTimer = setTimeout(() => {
@@ -366,7 +347,7 @@ export class CoordClient {
     this.sessionLost = false;
     this.linkReady = true;
     this.attempt = 0;
-    this.armSessionTimer();
+    this.sessionClock.arm();
     this.startKeepalive(link);
     this.setState('connected');
     this.firstConnect?.succeeded();
@@ -379,7 +360,7 @@ export class CoordClient {
   private markSessionLost(): void {
     if (this.sessionLost) return;
     this.sessionLost = true;
-    this.clearSuspendTimer();
+    this.sessionClock.clear();
     for (const [id, p] of [...this.pending]) {
       if (p.kind === 'write') {
         p.reject(new SessionExpiredError(
@@ -401,65 +382,13 @@ export class CoordClient {
     if (this.currentState === 'closed') return;
     if (this.currentState === 'connected') {
       this.setState('suspended');
-      this.armSessionTimer();
+      this.sessionClock.arm();
     }
     if (beforeHello) {
       const cause = this.helloFailure ?? `closed before the hello was answered (${code}${reason !== '' ? ` ${reason}` : ''})`;
       if (this.firstConnect?.attemptFailed(this.linkUrl, cause)) return;
     }
     this.scheduleReconnect();
-  }
-
-  /**
-   * Presume the session lost once its TTL has (all but) passed since the cluster last heard
-   * from it (lastHeardMs) — connected or not. A server cut off from the leader may keep our connection
-   * open and go on answering (UNAVAILABLE, or reads from its own replica) while the majority
-   * expires the session and hands its locks on: the holder must know by then (partition.test.ts).
-   * A ping period before that deadline, if nothing has confirmed the session since, a ping asks
-   * for a confirmation (a client busy with serializable reads sends no pings of its own).
-   * Armed at each hello; re-armed whenever a stage finds we were heard from since.
-   * If a stage fires late, this process was frozen meanwhile (and may not even have read what
-   * the server sent): rather than presume, try the server at once (a ping, or a reconnect), and
-   * presume the session lost only if that has not confirmed the session within a ping period.
-   */
-  private armSessionTimer(): void {
-    this.clearSuspendTimer();
-    if (this.sessionInfo === null || this.sessionLost) return;
-    const period = pingPeriodMs(this.sessionTtlMs);
-    const dueMs = this.lastHeardMs + this.sessionTtlMs;
-    const live = (): boolean => this.currentState === 'suspended' || this.currentState === 'connected';
-    const heardSince = (): boolean => this.lastHeardMs + this.sessionTtlMs > dueMs;
-    const askServer = (): void => {
-      const link = this.link;
-      if (link !== null && this.linkReady) this.ping(link);
-      else this.redialNow();
-    };
-    const at = (ms: number, then: () => void): void => {
-      this.suspendTimer = setTimeout(() => {
-        this.suspendTimer = null;
-        if (!live()) return;
-        if (heardSince()) return this.armSessionTimer();
-        if (Date.now() - ms <= stallSlackMs(period)) return then();
-        this.verifyingSession = true;
-        this.suspendTimer = setTimeout(() => {
-          this.suspendTimer = null;
-          if (heardSince()) return this.armSessionTimer();
-          if (live()) this.sessionTimedOut();
-        }, period);
-        unref(this.suspendTimer);
-        askServer();
-      }, Math.max(0, ms - Date.now()));
-      // Like the keepalive's, this timer alone does not keep a Node process alive.
-      unref(this.suspendTimer);
-    };
-    // The leader's clock for the session starts when it hears the request we sent at
-    // lastHeardMs (later: in our favour), but our timer may fire late on a busy machine: presume
-    // a little early, so a lock holder stops before the lock can be handed on.
-    const marginMs = Math.floor(period / 4);
-    at(dueMs - period, () => {
-      if (this.link !== null && this.linkReady) this.ping(this.link);
-      at(dueMs - marginMs, () => this.sessionTimedOut());
-    });
   }
 
   /** The session outlived its TTL unheard: gone for us; a live link is dropped for a new hello. */
@@ -474,12 +403,6 @@ export class CoordClient {
 
   private ping(link: Link): void {
     void this.rawCall(link, { op: 'ping' }).catch(() => {});
-  }
-
-  private clearSuspendTimer(): void {
-    if (this.suspendTimer !== null) clearTimeout(this.suspendTimer);
-    this.suspendTimer = null;
-    this.verifyingSession = false;
   }
 
   /** Keeps the session alive when idle, and notices a server that stopped answering. */
@@ -544,7 +467,7 @@ export class CoordClient {
     const raw = this.rawPending.get(id);
     const answered = raw ?? this.pending.get(id);
     if (answered?.sentMs !== undefined && msg.error === undefined && reachesLeader(answered.body)) {
-      this.lastHeardMs = Math.max(this.lastHeardMs, answered.sentMs);
+      this.sessionClock.heard(answered.sentMs);
     }
     if (raw !== undefined) {
       this.rawPending.delete(id);
@@ -932,7 +855,7 @@ export class CoordClient {
     if (this.currentState === 'closed') return;
     this.setState('closed');
     this.stopKeepalive();
-    this.clearSuspendTimer();
+    this.sessionClock.clear();
     if (this.reconnectTimer !== null) clearTimeout(this.reconnectTimer);
     this.link?.close(1000, 'client closed');
     this.link = null;
