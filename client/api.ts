@@ -6,8 +6,9 @@ import { utf8Text } from '../protocol/utf8.ts';
 
 export { CoordClient } from './core.ts';
 export type {
-  CallOptions, ClientState, ConnectOptions, ReadOptions, SetOptions, TxnWrite, Value, WatchOptions, WriteOptions,
+  CallOptions, ClientState, ConnectOptions, ReadOptions, SetOptions, TxnWrite, Value, WriteOptions,
 } from './core.ts';
+export type { WatchOptions } from './watches.ts';
 export { WatchStream, type ProgressOptions, type RevisionEvents } from './watch-stream.ts';
 export * from './errors.ts';
 export * from './recipes/index.ts';

@@ -9,3 +9,12 @@ export function backoffDelay(attempt: number, schedule: readonly number[] = defa
   const base = schedule[Math.min(attempt, schedule.length - 1)] ?? 0;
   return Math.round(base / 2 + (random() * base) / 2);
 }
+
+/**
+ * Delay before sending again a request answered UNAVAILABLE: doubles from 25 ms to 250 ms (the
+ * server already waits out an election before it answers so; a refusal costs it nothing).
+ */
+export function unavailableDelayMs(times: number): number {
+  const base = Math.min(250, 25 * 2 ** Math.min(times, 4));
+  return base / 2 + Math.random() * (base / 2);
+}

@@ -20,7 +20,7 @@ import type {
   DelResult, Event, GetResult, HelloResult, RequestBody, StatResult, TxnCondition, TxnOp,
   WalkEntry,
 } from '../protocol/messages.ts';
-import { backoffDelay, defaultBackoffMs } from './backoff.ts';
+import { backoffDelay, defaultBackoffMs, unavailableDelayMs } from './backoff.ts';
 import {
   ClientClosedError, ConnectionError, CoordClientError, SessionExpiredError, TimeoutError,
   fromErrorBody,
@@ -29,7 +29,8 @@ import { FirstConnect } from './first-connect.ts';
 import { Keepalive, pingPeriodMs } from './keepalive.ts';
 import { reachesLeader, SessionClock } from './session-clock.ts';
 import { connectFailure, type Link, type Transport } from './link.ts';
-import { WatchStream, type ProgressOptions } from './watch-stream.ts';
+import type { WatchStream } from './watch-stream.ts';
+import { Watches, type WatchOptions } from './watches.ts';
 import { watchConfig, type ConfigSnapshot } from './recipes/config.ts';
 import { elect, type Election } from './recipes/election.ts';
 import { lock, tryLock, withLock, type Lock, type LockOptions } from './recipes/lock.ts';
@@ -110,52 +111,6 @@ interface Pending {
   sentMs?: number;
 }
 
-/**
- * Delay before sending again a request answered UNAVAILABLE: doubles from 25 ms to 250 ms (the
- * server already waits out an election before it answers so; a refusal costs it nothing).
- */
-function unavailableDelayMs(times: number): number {
-  const base = Math.min(250, 25 * 2 ** Math.min(times, 4));
-  return base / 2 + Math.random() * (base / 2);
-}
-
-interface ActiveWatch {
-  stream: WatchStream;
-  /** True once the server acknowledged it on the current connection. */
-  open: boolean;
-  /** True once it was sent to a server (answered or not). */
-  sent: boolean;
-  /** The revision after the newest one this client had seen when watch() was called. */
-  floorRev: number;
-  /** Periodic progress pushes asked of the server (WATCH progressMs). */
-  progressMs?: number;
-  /** progress() calls not answered yet; sent again (with fresh ids) whenever the watch is re-opened. */
-  asks: Set<ProgressAsk>;
-}
-
-/** One stream.progress() call. */
-interface ProgressAsk {
-  serializable: boolean;
-  /** The request id it went out under last (a re-sent ask gets a new one; late answers to old ones are dropped). */
-  id: number;
-  resolve(rev: number): void;
-  reject(err: unknown): void;
-  unavailable?: number;
-}
-
-export interface WatchOptions {
-  /** The first revision to deliver (default: the next one). */
-  fromRev?: number;
-  signal?: AbortSignal;
-  /**
-   * Ask the server to push progress while the watch is idle, every this many ms (100 … 3 600 000):
-   * the stream's progressRev then keeps up with the server's applied revision, which a reconnect
-   * resumes after (see WatchStream). A server that predates progress ignores the option (unknown
-   * keys are ignored) and sends none.
-   */
-  progressMs?: number;
-}
-
 type StateListener = (state: ClientState, previous: ClientState) => void;
 
 const toBytes = (v: Value): Uint8Array => (typeof v === 'string' ? utf8Bytes(v) : v);
@@ -182,9 +137,14 @@ export class CoordClient {
   private attempt = 0;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
-  private readonly watches = new Map<number, ActiveWatch>();
-  /** Progress requests in flight, by request id. */
-  private readonly progressIds = new Map<number, { watchId: number; ask: ProgressAsk }>();
+  private readonly watchStreams = new Watches({
+    nextId: () => this.nextId++,
+    send: (id, body) => this.sendFrame(id, body),
+    linkReady: () => this.linkReady,
+    closed: () => this.currentState === 'closed',
+    headSeen: () => this.headSeen,
+    requestTimeoutMs: () => this.options.requestTimeoutMs,
+  });
   private seq = 0;
   private readonly writeSeqs = new Set<number>();
   private sessionInfo: { id: string; secret: string; ttlMs: number } | null = null;
@@ -353,7 +313,7 @@ export class CoordClient {
     this.firstConnect?.succeeded();
     this.firstConnect = null;
     for (const [id, p] of [...this.pending]) this.sendFrame(id, p.body);
-    for (const [id, w] of this.watches) this.openWatch(id, w);
+    this.watchStreams.reopenAll();
   }
 
   /** The session is gone: writes in flight under it cannot be confirmed; recipes must know. */
@@ -378,7 +338,7 @@ export class CoordClient {
     this.link = null;
     this.linkReady = false;
     this.stopKeepalive();
-    for (const w of this.watches.values()) w.open = false;
+    this.watchStreams.linkClosed();
     if (this.currentState === 'closed') return;
     if (this.currentState === 'connected') {
       this.setState('suspended');
@@ -461,7 +421,7 @@ export class CoordClient {
     // An UNAVAILABLE answer is a server that cannot reach a leader: not a sign of life the
     // keepalive should count (see keepalive.ts), so the client moves to another server.
     if ((msg.error as ErrorBody | undefined)?.code !== 'UNAVAILABLE') this.keepalive?.heard();
-    if (typeof msg.watch === 'number') return this.onWatchPush(msg.watch, msg);
+    if (typeof msg.watch === 'number') return this.watchStreams.onPush(msg.watch, msg);
     this.noteRevision(msg.result);
     const id = msg.id as number;
     const raw = this.rawPending.get(id);
@@ -473,10 +433,7 @@ export class CoordClient {
       this.rawPending.delete(id);
       return msg.error !== undefined ? raw.reject(fromErrorBody(msg.error as ErrorBody)) : raw.resolve(msg.result);
     }
-    const w = this.watches.get(id);
-    if (w !== undefined) return this.onWatchAnswer(id, w, msg);
-    const asked = this.progressIds.get(id);
-    if (asked !== undefined) return this.onProgressAnswer(id, asked.watchId, asked.ask, msg);
+    if (this.watchStreams.onAnswer(id, msg)) return;
     const p = this.pending.get(id);
     if (p === undefined) return;
     if (msg.error !== undefined) {
@@ -648,147 +605,11 @@ export class CoordClient {
 
   /**
    * Every event matching `glob` from `fromRev` on (default: from the next revision), in order,
-   * exactly once, across reconnects. Fails with TooLateError if history no longer reaches the
-   * revision it needs. `break` out of the loop, `cancel()`, or the signal stops it.
+   * exactly once, across reconnects (watches.ts). Fails with TooLateError if history no longer
+   * reaches the revision it needs. `break` out of the loop, `cancel()`, or the signal stops it.
    */
   watch(glob: string, options: WatchOptions = {}): WatchStream {
-    const id = this.nextId++;
-    const stream = new WatchStream(glob, options.fromRev, () => this.stopWatch(id), (o) => this.askProgress(id, o));
-    if (this.currentState === 'closed') {
-      stream.fail(new ClientClosedError());
-      return stream;
-    }
-    const w: ActiveWatch = { stream, open: false, sent: false, floorRev: this.headSeen + 1, asks: new Set() };
-    if (options.progressMs !== undefined) w.progressMs = options.progressMs;
-    this.watches.set(id, w);
-    if (options.signal !== undefined) {
-      if (options.signal.aborted) stream.cancel();
-      else options.signal.addEventListener('abort', () => stream.cancel(), { once: true });
-    }
-    this.openWatch(id, w);
-    return stream;
-  }
-
-  private openWatch(id: number, w: ActiveWatch): void {
-    // "From the next revision" means next when watch() was called. If the request cannot go out
-    // now, or went out and its answer was lost with the connection, the server's "next" would be
-    // later and skip what happened meanwhile: start after the newest revision seen at the call
-    // instead (the stream may then include a few changes from just before the call, never a gap).
-    if (w.stream.fromRev === undefined && (w.sent || !this.linkReady)) w.stream.fromRev = w.floorRev;
-    if (this.linkReady) w.sent = true;
-    const fromRev = w.stream.resumeRev();
-    this.sendFrame(id, {
-      op: 'watch', glob: w.stream.glob,
-      ...(fromRev !== undefined ? { fromRev } : {}),
-      ...(w.progressMs !== undefined ? { progressMs: w.progressMs } : {}),
-    });
-    // Behind the WATCH on the same connection, so the server knows the target when they arrive.
-    for (const ask of w.asks) this.sendAsk(id, ask);
-  }
-
-  /** stream.progress(): a PROGRESS request for watch `id`, kept across reconnects. */
-  private askProgress(id: number, options: ProgressOptions): Promise<number> {
-    const w = this.watches.get(id);
-    if (w === undefined) return Promise.reject(watchCancelled());
-    const { signal } = options;
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    return new Promise<number>((resolve, reject) => {
-      const timeoutMs = options.timeoutMs ?? this.options.requestTimeoutMs;
-      let timer: Timer | null = null;
-      const done = () => {
-        w.asks.delete(ask);
-        this.progressIds.delete(ask.id);
-        if (timer !== null) clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-      };
-      const onAbort = () => {
-        done();
-        reject(signal!.reason);
-      };
-      const ask: ProgressAsk = {
-        serializable: options.serializable === true, id: -1,
-        resolve: (rev) => { done(); resolve(rev); },
-        reject: (err) => { done(); reject(err); },
-      };
-      if (timeoutMs > 0) {
-        timer = setTimeout(() => ask.reject(new TimeoutError(`no answer to progress within ${timeoutMs} ms`)), timeoutMs);
-      }
-      signal?.addEventListener('abort', onAbort, { once: true });
-      w.asks.add(ask);
-      this.sendAsk(id, ask);
-    });
-  }
-
-  private sendAsk(watchId: number, ask: ProgressAsk): void {
-    if (!this.linkReady) return; // sent when the watch is re-opened
-    this.progressIds.delete(ask.id);
-    ask.id = this.nextId++;
-    this.progressIds.set(ask.id, { watchId, ask });
-    this.sendFrame(ask.id, { op: 'progress', target: watchId, ...(ask.serializable ? { serializable: true } : {}) });
-  }
-
-  private onProgressAnswer(id: number, watchId: number, ask: ProgressAsk, msg: Record<string, unknown>): void {
-    this.progressIds.delete(id);
-    const w = this.watches.get(watchId);
-    if (w === undefined || !w.asks.has(ask)) return;
-    if (msg.error !== undefined) {
-      const err = fromErrorBody(msg.error as ErrorBody);
-      if (err.code === 'UNAVAILABLE') {
-        // No leader to confirm the read barrier for a moment: ask again a little later.
-        ask.unavailable = (ask.unavailable ?? 0) + 1;
-        setTimeout(() => {
-          if (w.asks.has(ask) && this.watches.get(watchId) === w) this.sendAsk(watchId, ask);
-        }, unavailableDelayMs(ask.unavailable)).unref?.();
-        return;
-      }
-      return ask.reject(err);
-    }
-    // The pushes of every event up to rev came before this answer, so they are queued already.
-    const rev = (msg.result as { rev: number }).rev;
-    w.stream.noteProgress(rev);
-    ask.resolve(rev);
-  }
-
-  /** The watch is over: forget it, and fail the progress calls still waiting on it. */
-  private dropWatch(id: number, w: ActiveWatch, err: unknown): void {
-    if (this.watches.get(id) === w) this.watches.delete(id);
-    for (const ask of [...w.asks]) ask.reject(err);
-  }
-
-  private stopWatch(id: number): void {
-    const w = this.watches.get(id);
-    if (w === undefined) return;
-    this.dropWatch(id, w, watchCancelled());
-    if (this.linkReady) this.sendFrame(this.nextId++, { op: 'cancel', target: id });
-  }
-
-  private onWatchAnswer(id: number, w: ActiveWatch, msg: Record<string, unknown>): void {
-    if (msg.error !== undefined) {
-      const err = fromErrorBody(msg.error as ErrorBody);
-      this.dropWatch(id, w, err);
-      return w.stream.fail(err);
-    }
-    w.open = true;
-    if (w.stream.fromRev === undefined) w.stream.fromRev = (msg.result as { fromRev: number }).fromRev;
-  }
-
-  private onWatchPush(id: number, msg: Record<string, unknown>): void {
-    const w = this.watches.get(id);
-    if (w === undefined) return;
-    if (Array.isArray(msg.events)) return w.stream.push(msg.events as Event[]);
-    if (typeof msg.progress === 'number') return w.stream.noteProgress(msg.progress);
-    // A push of a kind this client does not know (a newer server's) is not an end: ignore it.
-    if (typeof msg.end !== 'object' || msg.end === null) return;
-    const end = msg.end as ErrorBody;
-    if (end.code === 'SLOW_CONSUMER') {
-      // The server stopped sending because we read too slowly; everything is still in its
-      // history, so ask again from where we are.
-      return this.openWatch(id, w);
-    }
-    const err = fromErrorBody(end);
-    this.dropWatch(id, w, err);
-    if (end.code === 'CANCELLED') w.stream.finish();
-    else w.stream.fail(err);
+    return this.watchStreams.watch(glob, options);
   }
 
   // ------------------------------------------------------------------ recipes (client/recipes/)
@@ -865,18 +686,8 @@ export class CoordClient {
     }
     for (const raw of this.rawPending.values()) raw.reject(reason);
     this.rawPending.clear();
-    for (const [id, w] of [...this.watches]) {
-      this.dropWatch(id, w, reason);
-      w.stream.fail(reason);
-    }
-    this.watches.clear();
-    this.progressIds.clear();
+    this.watchStreams.failAll(reason);
   }
-}
-
-/** What a progress() call learns when its watch was cancelled (or had ended) first. */
-function watchCancelled(): CoordClientError {
-  return fromErrorBody({ code: 'CANCELLED', message: 'the watch was cancelled' });
 }
 
 /** When no entry set a default transport and the options gave none. */
