@@ -47,7 +47,7 @@ describe('a TLS server (wss://)', () => {
     const c = await connect({ urls: s.url, tls: { ca: certs.pem(certs.caCert) }, ...quick });
     clients.push(c);
     const seen: string[] = [];
-    const watch = c.watch('/tls/**', { rev: 1 });
+    const watch = c.watch('/tls/**', { fromRev: 1 });
     const collected = (async () => {
       for await (const e of watch) {
         seen.push(`${e.path}=${e.kind === 'set' ? Buffer.from(e.value!).toString() : ''}`);
