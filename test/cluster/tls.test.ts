@@ -2,7 +2,8 @@
 // (one CA; every node's certificate is good for 127.0.0.1 and for client auth). The peers must
 // form the cluster over wss:// with mutual TLS (a peer link without a certificate from the CA is
 // refused: checked directly), elect a leader, forward a client's write from a follower, and the
-// real CLI's `coord status` must reach every member over https and list their wss:// urls.
+// real CLI's `coord status` must reach every member over https and list their wss:// urls, and
+// `coord leader transfer` must move leadership over https.
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect } from '../../client/index.ts';
@@ -74,10 +75,17 @@ describe('a three-node TLS cluster', { timeout: 90_000 }, () => {
     expect(text.code).toBe(0);
     for (const n of cluster.nodes) expect(text.stdout).toContain(n.url);
 
+    // A change over https: leadership moves to the follower we name.
+    const moved = await coord(['--url', follower.url, '--cacert', certs.caCert, 'leader', 'transfer', follower.id]);
+    expect(moved.stderr).toBe('');
+    expect(moved.code).toBe(0);
+    expect(JSON.parse(moved.stdout)).toEqual({ leader: follower.id });
+    expect(await cluster.leader()).toBe(follower.id);
+
     // Peers must prove themselves: a peer link with no client certificate, or one from another
     // CA, is refused; one with a certificate from the cluster's CA gets through the TLS check
     // (and then to the id check: 101 for this well-formed stranger id).
-    const any = cluster.node(leader).url;
+    const any = cluster.node(follower.id).url;
     expect(await peerUpgrade(any, { ca })).toBe(403);
     expect(await peerUpgrade(any, { ca, cert: certs.pem(certs.strangerCert), key: certs.pem(certs.strangerKey) })).toBe(403);
     expect(await peerUpgrade(any, { ca, cert: certs.pem(certs.clientCert), key: certs.pem(certs.clientKey) })).toBe(101);
