@@ -55,8 +55,14 @@ export class TestCluster {
       const peerUrl = c.net === null ? url : await c.net.add(`n${i}`, port);
       c.nodes.push({ id: `n${i}`, port, url, peerUrl, dataDir: tempDir('coord-cluster-'), server: null });
     }
-    await Promise.all(c.nodes.map((n) => c.startNode(n.id, true)));
-    await c.waitReady();
+    try {
+      await Promise.all(c.nodes.map((n) => c.startNode(n.id, true)));
+      await c.waitReady();
+    } catch (err) {
+      // The caller never gets the cluster to stop: stop what started, or it outlives the test.
+      await c.stop();
+      throw err;
+    }
     return c;
   }
 
