@@ -56,7 +56,10 @@ export class TestCluster {
       c.nodes.push({ id: `n${i}`, port, url, peerUrl, dataDir: tempDir('coord-cluster-'), server: null });
     }
     try {
-      await Promise.all(c.nodes.map((n) => c.startNode(n.id, true)));
+      // Settled, not all: a node still starting when another failed would escape stop().
+      const started = await Promise.allSettled(c.nodes.map((n) => c.startNode(n.id, true)));
+      const failed = started.find((r) => r.status === 'rejected');
+      if (failed !== undefined) throw failed.reason;
       await c.waitReady();
     } catch (err) {
       // The caller never gets the cluster to stop: stop what started, or it outlives the test.
