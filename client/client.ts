@@ -3,7 +3,15 @@
  * A browser loads browser.ts instead, which never imports this file or ws.
  */
 import { CoordClient, setDefaultTransport, type ConnectOptions } from './core.ts';
-import { webSocketTransport } from './transport.ts';
+import { webSocketTransport, webSocketTransportWithTls, type TlsOptions } from './transport.ts';
+
+export type { TlsOptions } from './transport.ts';
+
+/** connect()'s options in Node: those of core.ts, and TLS settings for wss:// urls. */
+export interface NodeConnectOptions extends ConnectOptions {
+  /** For wss:// urls: the CA to trust, a client certificate and key (see TlsOptions). */
+  tls?: TlsOptions;
+}
 
 export {
   CoordClient,
@@ -13,7 +21,12 @@ export {
 
 setDefaultTransport(webSocketTransport);
 
-/** Connects and opens a session (see CoordClient.connect), over ws unless `options.transport` says otherwise. */
-export function connect(options: ConnectOptions): Promise<CoordClient> {
-  return CoordClient.connect({ ...options, transport: options.transport ?? webSocketTransport });
+/**
+ * Connects and opens a session (see CoordClient.connect), over ws unless `options.transport` says
+ * otherwise; `options.tls` gives wss:// urls a CA to trust and a client certificate.
+ */
+export function connect(options: NodeConnectOptions): Promise<CoordClient> {
+  const { tls, ...rest } = options;
+  const transport = options.transport ?? (tls !== undefined ? webSocketTransportWithTls(tls) : webSocketTransport);
+  return CoordClient.connect({ ...rest, transport });
 }

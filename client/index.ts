@@ -6,5 +6,5 @@
  * instead (the package's "browser" export condition): the same exports, over the browser's own
  * WebSocket.
  */
-export { connect } from './client.ts';
+export { connect, type NodeConnectOptions, type TlsOptions } from './client.ts';
 export * from './api.ts';

@@ -3,7 +3,7 @@
  * client CLI when the first word is `server`, so a server process never loads the client and a
  * client command never loads the server.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { runServer, serverDefaults } from './main.ts';
 import { NODE_ID, parsePeers, PEER_URL } from './peers/wire.ts';
 
@@ -23,7 +23,7 @@ function idArg(v: string): string {
 }
 
 function urlArg(v: string): string {
-  if (!PEER_URL.test(v)) throw new InvalidArgumentError(`"${v}": expected ws://host:port`);
+  if (!PEER_URL.test(v)) throw new InvalidArgumentError(`"${v}": expected ws://host:port (wss://host:port with TLS)`);
   return v;
 }
 
@@ -45,10 +45,14 @@ const program = new Command('coord server')
   .option('--snapshot-every <entries>', 'snapshot the store every N log entries', intArg(1), serverDefaults.snapshotEvery)
   .option('--log-level <level>', 'fatal|error|warn|info|debug|silent', serverDefaults.logLevel)
   .option('--id <id>', "this node's id in its cluster", idArg, serverDefaults.id)
-  .option('--peers <list>', 'the cluster on its first start: id=ws://host:port,... (this node among them founds it; a node not among them waits to be added)', peersArg)
-  .option('--advertise <url>', 'where peers reach this node (default: its entry in --peers, else ws://host:port)', urlArg)
+  .option('--peers <list>', 'the cluster on its first start: id=ws://host:port,... (wss:// with --tls-cert; this node among them founds it; a node not among them waits to be added)', peersArg)
+  .option('--advertise <url>', 'where peers reach this node (default: its entry in --peers, else ws://host:port, wss:// with TLS)', urlArg)
   .option('--election-ms <ms>', 'silence from the leader before a follower stands for election', intArg(100), serverDefaults.electionMs)
   .option('--heartbeat-ms <ms>', "the leader's heartbeat interval", intArg(10), serverDefaults.heartbeatMs)
+  .option('--tls-cert <file>', "serve wss:// and https:// with this certificate (PEM; with --tls-key)")
+  .option('--tls-key <file>', "the certificate's private key (PEM)")
+  .option('--tls-ca <file>', 'CA (PEM) that peer and client certificates chain to; peers dial wss:// trusting it and present --tls-cert (mutual TLS)')
+  .addOption(new Option('--tls-client-certs <mode>', 'client certificates: require (handshake refuses clients without one), request (optional; one presented must chain to --tls-ca; peers must present one), off (not asked for). Default: request with --tls-ca, else off').choices(['require', 'request', 'off']))
   .configureOutput({ outputError: (str, write) => write(`coord: ${str}`) })
   .showSuggestionAfterError()
   .exitOverride((err) => {
@@ -66,6 +70,9 @@ Examples:
   coord server --id n1 --port 7071 --data d1 --peers n1=ws://127.0.0.1:7071,n2=ws://127.0.0.1:7072,n3=ws://127.0.0.1:7073
   coord server --id n2 --port 7072 --data d2 --peers n1=ws://127.0.0.1:7071,n2=ws://127.0.0.1:7072,n3=ws://127.0.0.1:7073
   coord server --id n3 --port 7073 --data d3 --peers n1=ws://127.0.0.1:7071,n2=ws://127.0.0.1:7072,n3=ws://127.0.0.1:7073
+
+  # TLS (wss:// and https:// on the same port; see the README's TLS section for making certificates)
+  coord server --tls-cert node.crt --tls-key node.key --tls-ca ca.crt
 `)
   .action(async (o) => {
     await runServer({
@@ -73,6 +80,10 @@ Examples:
       snapshotEvery: o.snapshotEvery, logLevel: o.logLevel, id: o.id, electionMs: o.electionMs, heartbeatMs: o.heartbeatMs,
       ...(o.peers !== undefined ? { peers: o.peers } : {}),
       ...(o.advertise !== undefined ? { advertise: o.advertise } : {}),
+      ...(o.tlsCert !== undefined ? { tlsCert: o.tlsCert } : {}),
+      ...(o.tlsKey !== undefined ? { tlsKey: o.tlsKey } : {}),
+      ...(o.tlsCa !== undefined ? { tlsCa: o.tlsCa } : {}),
+      ...(o.tlsClientCerts !== undefined ? { tlsClientCerts: o.tlsClientCerts } : {}),
     });
   });
 

@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { limits } from '../protocol/limits.ts';
 import { ELECTION_MS_DEFAULT, HEARTBEAT_MS_DEFAULT, startServer } from './server.ts';
 import { describeStartError } from './start-error.ts';
+import { loadServerTls, type ServerTls } from './tls.ts';
 
 export interface ServerFlags {
   host: string;
@@ -20,6 +21,10 @@ export interface ServerFlags {
   advertise?: string;
   electionMs: number;
   heartbeatMs: number;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
+  tlsClientCerts?: string;
 }
 
 export const serverDefaults: ServerFlags = {
@@ -38,7 +43,15 @@ export const serverDefaults: ServerFlags = {
 export async function runServer(flags: ServerFlags): Promise<void> {
   let server;
   try {
+    const tls: ServerTls | undefined = loadServerTls({
+      ...(flags.tlsCert !== undefined ? { cert: flags.tlsCert } : {}),
+      ...(flags.tlsKey !== undefined ? { key: flags.tlsKey } : {}),
+      ...(flags.tlsCa !== undefined ? { ca: flags.tlsCa } : {}),
+      ...(flags.tlsClientCerts !== undefined ? { clientCerts: flags.tlsClientCerts } : {}),
+    });
+    checkPeerSchemes(flags, tls !== undefined);
     server = await startServer({
+      ...(tls !== undefined ? { tls } : {}),
       host: flags.host,
       port: flags.port,
       dataDir: resolve(flags.data),
@@ -73,4 +86,19 @@ export async function runServer(flags: ServerFlags): Promise<void> {
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+/**
+ * A TLS node's peers are TLS nodes too (one cluster, one listener each): a ws:// url among
+ * --peers/--advertise would be dialled in the clear and refused, so it is refused here instead.
+ */
+function checkPeerSchemes(flags: ServerFlags, tls: boolean): void {
+  const want = tls ? 'wss' : 'ws';
+  const urls = [...Object.values(flags.peers ?? {}), ...(flags.advertise !== undefined ? [flags.advertise] : [])];
+  const wrong = urls.find((u) => !u.toLowerCase().startsWith(`${want}://`));
+  if (wrong !== undefined) {
+    throw new Error(tls
+      ? `"${wrong}": with --tls-cert, peers listen on wss:// (use wss:// in --peers and --advertise)`
+      : `"${wrong}": wss:// needs TLS on every node (--tls-cert and --tls-key); without it use ws://`);
+  }
 }

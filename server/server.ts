@@ -3,6 +3,8 @@
  * main.ts calls this with flags; tests call it with an ephemeral port and a temp directory.
  */
 import { createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { registerAdmin } from './api/admin.ts';
 import { registerApi } from './api/plugin.ts';
@@ -12,6 +14,7 @@ import { productionEnv } from './consensus/env-production.ts';
 import { limits } from '../protocol/limits.ts';
 import { WebSocketPeers } from './peers/links.ts';
 import { registerPeerRoute } from './peers/route.ts';
+import type { ServerTls } from './tls.ts';
 
 export interface ServerOptions {
   host: string;
@@ -47,6 +50,11 @@ export interface ServerOptions {
   electionMs?: number;
   /** Milliseconds between a leader's heartbeats (default 100). */
   heartbeatMs?: number;
+  /**
+   * Serve wss:// and https:// on the one port (tls.ts: loadServerTls reads and checks the files).
+   * With `ca`, peer links dial with it and present this node's certificate.
+   */
+  tls?: ServerTls;
 }
 
 /** Raft's clock: every timeout is a whole number of these. */
@@ -58,7 +66,7 @@ export const HEARTBEAT_MS_DEFAULT = 100;
 export interface RunningServer {
   app: FastifyInstance;
   node: CoordNode;
-  /** ws://host:port — where clients connect. */
+  /** ws://host:port (wss:// with TLS) — where clients connect. */
   url: string;
   port: number;
   /** Stops taking requests, finishes in-flight writes, closes connections and the database. */
@@ -66,16 +74,29 @@ export interface RunningServer {
 }
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const tls = options.tls;
+  const scheme = tls === undefined ? 'ws' : 'wss';
   const upgradeTimeoutMs = options.upgradeTimeoutMs ?? limits.upgradeTimeoutMs;
   const app = Fastify({
     // A connection that trickles its upgrade request (one header every few seconds) is dropped
     // once upgradeTimeoutMs has passed: Node checks header deadlines every
     // connectionsCheckingInterval, so that is kept well below the timeout.
-    serverFactory: (handler) => createServer({
-      headersTimeout: upgradeTimeoutMs,
-      requestTimeout: upgradeTimeoutMs,
-      connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(upgradeTimeoutMs / 4))),
-    }, handler),
+    serverFactory: (handler) => {
+      const timeouts = {
+        headersTimeout: upgradeTimeoutMs,
+        requestTimeout: upgradeTimeoutMs,
+        connectionsCheckingInterval: Math.max(100, Math.min(1000, Math.floor(upgradeTimeoutMs / 4))),
+      };
+      if (tls === undefined) return createServer(timeouts, handler);
+      return createHttpsServer({
+        ...timeouts,
+        cert: tls.cert,
+        key: tls.key,
+        ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
+        requestCert: tls.clientCerts !== 'off',
+        rejectUnauthorized: tls.clientCerts === 'require',
+      }, handler) as unknown as ReturnType<typeof createServer>;
+    },
     logger: { level: options.logLevel ?? 'info' },
     // One log line per connection and per error, not two per HTTP request.
     logController: new LogController({ disableRequestLogging: true }),
@@ -89,9 +110,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const cluster = options.peers !== undefined;
   const peers = new WebSocketPeers({
     self: nodeId,
-    selfUrl: options.advertiseUrl ?? options.peers?.[nodeId] ?? `ws://${options.host}:${options.port}`,
+    selfUrl: options.advertiseUrl ?? options.peers?.[nodeId] ?? `${scheme}://${options.host}:${options.port}`,
     token: options.token || null,
     log: app.log,
+    // With a cluster CA, peers trust only it and prove who they are with their own certificate.
+    ...(tls !== undefined ? { tls: tls.ca !== undefined ? { ca: tls.ca, cert: tls.cert, key: tls.key } : {} } : {}),
   });
   const env = await productionEnv({
     dataDir: options.dataDir, log: app.log, transport: peers, ...(options.clock ? { clock: options.clock } : {}),
@@ -131,8 +154,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     // Alone, it leads itself and has replayed its log before it listens. In a cluster it must
     // listen first: its peers elect a leader through this listener.
     if (!node.hasPeers) await node.whenReady();
+    if (tls?.clientCerts === 'request') refuseUntrustedClientCerts(app);
     api = await registerApi(app, { node, onFatal, token: options.token || null });
-    registerPeerRoute(app, { peers, token: options.token || null });
+    registerPeerRoute(app, { peers, token: options.token || null, requireClientCert: tls !== undefined && tls.clientCerts !== 'off' });
     registerAdmin(app, { node, token: options.token || null, selfUrl: () => peers.selfUrl });
     await app.listen({ host: options.host, port: options.port });
   } catch (err) {
@@ -144,13 +168,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const address = app.server.address();
   const port = typeof address === 'object' && address !== null ? address.port : options.port;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
-  if (options.advertiseUrl === undefined && options.peers?.[nodeId] === undefined) peers.advertise(`ws://${host}:${port}`);
+  if (options.advertiseUrl === undefined && options.peers?.[nodeId] === undefined) peers.advertise(`${scheme}://${host}:${port}`);
   let closing: Promise<void> | null = null;
   return {
     app,
     node,
     port,
-    url: `ws://${host}:${port}`,
+    url: `${scheme}://${host}:${port}`,
     close: () => {
       closing ??= (async () => {
         // A leader hands over first (its clients are still served, then forwarded), so a rolling
@@ -167,4 +191,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       return closing;
     },
   };
+}
+
+/**
+ * --tls-client-certs request: the handshake lets any client in (a certificate is optional), so a
+ * certificate that was presented but does not chain to --tls-ca is refused here, before any
+ * route or upgrade, rather than treated as no certificate at all.
+ */
+function refuseUntrustedClientCerts(app: FastifyInstance): void {
+  app.addHook('onRequest', async (req, reply) => {
+    const socket = req.raw.socket as TLSSocket;
+    if (socket.authorized || Object.keys(socket.getPeerCertificate?.() ?? {}).length === 0) return;
+    req.log.warn({ remote: socket.remoteAddress, reason: String(socket.authorizationError) }, 'client certificate refused');
+    return reply.code(403).send({ error: `client certificate refused: ${String(socket.authorizationError)} (it must chain to the server's --tls-ca)` });
+  });
 }

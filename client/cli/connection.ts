@@ -1,5 +1,10 @@
-/** Where the CLI connects: --url (repeatable or comma-separated), else COORD_URL, else local. */
-import { connect, type CoordClient } from '../client.ts';
+/**
+ * Where the CLI connects: --url (repeatable or comma-separated), else COORD_URL, else local; and
+ * with which TLS files: --cacert/--cert/--key (etcdctl's names), else COORD_CACERT/COORD_CERT/
+ * COORD_KEY.
+ */
+import { readFileSync } from 'node:fs';
+import { connect, type CoordClient, type TlsOptions } from '../client.ts';
 import { UsageError } from './output.ts';
 
 export const defaultUrl = 'ws://127.0.0.1:7070';
@@ -8,6 +13,48 @@ export interface GlobalOptions {
   url?: string[];
   timeout: number;
   ttl?: number;
+  cacert?: string;
+  cert?: string;
+  key?: string;
+}
+
+/**
+ * The TLS files as node:tls takes them, or undefined when none is named. A file that cannot be
+ * read, or a --cert without its --key, is a UsageError naming the flag and the file.
+ */
+export function tlsOptions(opts: GlobalOptions): TlsOptions | undefined {
+  const pick = (flag: 'cacert' | 'cert' | 'key', env: string) => {
+    const fromFlag = opts[flag];
+    if (fromFlag !== undefined) return { file: fromFlag, where: `--${flag}` };
+    const fromEnv = process.env[env];
+    return fromEnv ? { file: fromEnv, where: env } : undefined;
+  };
+  const ca = pick('cacert', 'COORD_CACERT');
+  const cert = pick('cert', 'COORD_CERT');
+  const key = pick('key', 'COORD_KEY');
+  if (ca === undefined && cert === undefined && key === undefined) return undefined;
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new UsageError(`${cert !== undefined ? `${cert.where} needs --key (or COORD_KEY)` : `${key!.where} needs --cert (or COORD_CERT)`}: a client certificate and its key go together`);
+  }
+  const tls: TlsOptions = {};
+  if (ca !== undefined) tls.ca = readPem(ca);
+  if (cert !== undefined && key !== undefined) {
+    tls.cert = readPem(cert);
+    tls.key = readPem(key);
+  }
+  return tls;
+}
+
+function readPem(from: { file: string; where: string }): string {
+  let text: string;
+  try {
+    text = readFileSync(from.file, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw new UsageError(`${from.where} ${from.file}: cannot read it (${e.code ?? e.message})`);
+  }
+  if (!text.includes('-----BEGIN ')) throw new UsageError(`${from.where} ${from.file}: not a PEM file (no "-----BEGIN" line)`);
+  return text;
 }
 
 /** The urls to try, each checked (UsageError for one that is not a ws:// or wss:// url). */
@@ -39,7 +86,9 @@ const validOr = (url: string, fallback: string): string => (URL.canParse(url) ? 
  * than being retried until --timeout: whoever typed the command wants to know now.
  */
 export function open(opts: GlobalOptions): Promise<CoordClient> {
+  const tls = tlsOptions(opts);
   return connect({
+    ...(tls !== undefined ? { tls } : {}),
     urls: serverUrls(opts),
     failFast: true,
     connectTimeoutMs: opts.timeout,

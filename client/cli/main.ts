@@ -11,13 +11,13 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { limits } from '../../protocol/limits.ts';
 import type { CoordClient } from '../client.ts';
 import * as kv from './commands/kv.ts';
-import { leaderTransfer, memberAdd, memberRemove, status } from './commands/cluster.ts';
+import { leaderTransfer, memberAdd, memberRemove, status, useAdminTls } from './commands/cluster.ts';
 import { leader } from './commands/leader.ts';
 import { members, registerRun } from './commands/membership.ts';
 import { packageVersion } from './commands/package-info.ts';
 import { claimRun, electRun, lockRun } from './commands/run.ts';
 import * as watching from './commands/watch.ts';
-import { defaultUrl, open, serverUrls, type GlobalOptions } from './connection.ts';
+import { defaultUrl, open, serverUrls, tlsOptions, type GlobalOptions } from './connection.ts';
 import { ExitCode, reportError } from './output.ts';
 
 function intArg(min: number, what = 'an integer') {
@@ -56,6 +56,9 @@ const program = new Command('coord')
   .description('coord: a small, durable coordination service. Run a server, or talk to one.')
   .addOption(new Option('--url <url>', `server url; repeat or comma-separate for several (env COORD_URL; default ${defaultUrl})`).argParser(collect))
   .addOption(new Option('--timeout <ms>', 'time limit to connect and for each request').argParser(intArg(1)).default(5000))
+  .addOption(new Option('--cacert <file>', 'for wss:// urls: the CA (PEM) to trust instead of the system\'s (env COORD_CACERT)'))
+  .addOption(new Option('--cert <file>', 'for wss:// urls: a client certificate (PEM), with --key (env COORD_CERT)'))
+  .addOption(new Option('--key <file>', "the client certificate's private key (PEM) (env COORD_KEY)"))
   .addOption(new Option('--ttl <ms>', 'session TTL for lock/claim/elect/register and ephemeral files').argParser(intArg(1000)))
   .version(packageVersion(), '-V, --version', 'print the version of coord')
   .configureOutput({ outputError: (str, write) => write(`coord: ${str}`) })
@@ -64,7 +67,7 @@ const program = new Command('coord')
   })
   .addHelpText('after', `
 Environment: COORD_URL (server urls, comma-separated), COORD_TOKEN (shared secret, for the
-server and for clients).
+server and for clients), COORD_CACERT / COORD_CERT / COORD_KEY (as --cacert / --cert / --key).
 Exit codes: 0 ok; 1 refused by the server (stderr starts with the code, e.g. REV_MISMATCH);
 2 usage; 3 no server reachable or timeout; 4 lock/slot/leadership/registration lost while
 CMD ran; 130/143 interrupted (SIGINT/SIGTERM) before done. lock/claim/elect/register:
@@ -82,6 +85,7 @@ Examples:
   coord claim /jobs/partitions 10 -- ./worker.sh # runs worker.sh as one of 10 slot holders
   coord register /services/www host-1 --info 10.0.0.7:8080 -- ./serve.sh
   coord members /services/www                    # the live members, one JSON line each
+  coord --url wss://db-1:7070 --cacert ca.crt get /hello   # over TLS, trusting a private CA
 `);
 
 /** Runs a cluster-admin command (HTTP to the servers, no session): act, exit with its code. */
@@ -89,7 +93,9 @@ function adminAction<A extends unknown[]>(fn: (urls: string[], ...args: A) => Pr
   return async (...args: A) => {
     let code: number;
     try {
-      code = await fn(serverUrls(program.opts<GlobalOptions>()), ...args);
+      const opts = program.opts<GlobalOptions>();
+      useAdminTls(tlsOptions(opts));
+      code = await fn(serverUrls(opts), ...args);
     } catch (err) {
       const exitCode = (err as { exitCode?: number }).exitCode;
       if (exitCode !== undefined) {

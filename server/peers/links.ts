@@ -33,6 +33,11 @@ export interface PeerLinksOptions {
   /** The cluster's shared secret, presented when dialling (null: none). */
   token: string | null;
   log: Logger;
+  /**
+   * Dial peers over TLS (wss:// urls): trust `ca` instead of the system's CAs, and present
+   * `cert`/`key` so a peer that asks for a client certificate (mutual TLS) gets one.
+   */
+  tls?: { ca?: string; cert?: string; key?: string };
 }
 
 export class WebSocketPeers implements PeerTransport {
@@ -172,7 +177,9 @@ class OutLink {
     if (this.closed) return;
     const headers: Record<string, string> = { [PEER_ID_HEADER]: this.options.self, [PEER_URL_HEADER]: this.options.selfUrl };
     if (this.options.token !== null) headers['authorization'] = `Bearer ${this.options.token}`;
-    const ws = new WebSocket(`${this.url}${PEER_PATH}`, { headers, perMessageDeflate: false, handshakeTimeout: 5000, generateMask: noMask });
+    const ws = new WebSocket(`${this.url}${PEER_PATH}`, {
+      headers, perMessageDeflate: false, handshakeTimeout: 5000, generateMask: noMask, ...this.options.tls,
+    });
     this.ws = ws;
     ws.on('open', () => {
       this.up = true;
@@ -181,13 +188,16 @@ class OutLink {
       this.options.log.info({ peer: this.peer, url: this.url }, 'peer link up');
     });
     ws.on('unexpected-response', (_req, res) => {
-      const why = res.statusCode === 401 ? 'it refused our token (every node needs the same COORD_TOKEN)' : `HTTP ${res.statusCode}`;
+      const why = res.statusCode === 401 ? 'it refused our token (every node needs the same COORD_TOKEN)'
+        : res.statusCode === 403 ? 'it refused our certificate (every node needs one signed by the same --tls-ca)' : `HTTP ${res.statusCode}`;
       if (!this.quiet) this.options.log.warn({ peer: this.peer, url: this.url }, `peer refused our link: ${why}`);
       this.quiet = true;
       ws.terminate();
     });
     ws.on('error', (err) => {
-      if (!this.quiet) this.options.log.debug({ peer: this.peer, url: this.url, reason: err.message }, 'peer link failed');
+      // A certificate the peer's CA did not sign is a setup error, not a node that is down: say so.
+      const tlsError = /certificate|SSL|TLS|self.signed/i.test(`${(err as NodeJS.ErrnoException).code ?? ''} ${err.message}`);
+      if (!this.quiet) this.options.log[tlsError ? 'warn' : 'debug']({ peer: this.peer, url: this.url, reason: err.message }, 'peer link failed');
     });
     ws.on('close', () => {
       if (this.ws !== ws) return;

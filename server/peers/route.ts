@@ -1,8 +1,11 @@
 /**
  * The listener side of peer links: PEER_PATH on the server's own port. A peer names itself in
  * PEER_ID_HEADER and, when the cluster has a token, presents it as a bearer token; anything else
- * is refused before the upgrade (401 / 400), with a log line an operator can act on.
+ * is refused before the upgrade (401 / 400), with a log line an operator can act on. Over TLS
+ * with a cluster CA (and client certificates not off), a peer must also present a certificate
+ * that chains to that CA (403 otherwise).
  */
+import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import { secretsEqual } from '../node.ts';
 import type { WebSocketPeers } from './links.ts';
@@ -11,6 +14,8 @@ import { NODE_ID, PEER_ID_HEADER, PEER_PATH, PEER_URL, PEER_URL_HEADER } from '.
 export interface PeerRouteOptions {
   peers: WebSocketPeers;
   token: string | null;
+  /** TLS with a cluster CA: a peer must present a certificate that chains to it (mutual TLS). */
+  requireClientCert?: boolean;
 }
 
 export function registerPeerRoute(app: FastifyInstance, options: PeerRouteOptions): void {
@@ -21,6 +26,11 @@ export function registerPeerRoute(app: FastifyInstance, options: PeerRouteOption
       if (typeof id !== 'string' || !NODE_ID.test(id)) {
         req.log.warn({ remote: req.socket.remoteAddress }, `peer link refused: no node id in ${PEER_ID_HEADER}`);
         return reply.code(400).send({ error: `a peer names itself in the ${PEER_ID_HEADER} header` });
+      }
+      if (options.requireClientCert === true && !(req.raw.socket as TLSSocket).authorized) {
+        const why = String((req.raw.socket as TLSSocket).authorizationError ?? 'no client certificate');
+        req.log.warn({ remote: req.socket.remoteAddress, peer: id, reason: why }, 'peer link refused: no trusted client certificate');
+        return reply.code(403).send({ error: `a peer must present a certificate signed by this cluster's --tls-ca (${why})` });
       }
       if (options.token !== null) {
         const auth = req.headers.authorization ?? '';

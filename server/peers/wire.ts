@@ -11,7 +11,7 @@ import type { PeerMessage } from '../consensus/env.ts';
 export const PEER_PATH = '/coord/peer/v1';
 /** The header a connecting peer names itself in. */
 export const PEER_ID_HEADER = 'x-coord-node';
-/** The header a connecting peer says where it listens in (ws://host:port). */
+/** The header a connecting peer says where it listens in (ws://host:port, or wss://). */
 export const PEER_URL_HEADER = 'x-coord-url';
 
 /** A node id: letters, digits, '_', '.', '-', at most 64 (it goes in headers, logs and urls). */
@@ -58,7 +58,7 @@ export function parsePeers(spec: string): Record<string, string> {
     const id = part.slice(0, eq);
     const url = part.slice(eq + 1).replace(/\/+$/, '');
     if (!NODE_ID.test(id)) throw new Error(`node id "${id}": letters, digits, '_', '.', '-' only (at most 64)`);
-    if (!PEER_URL.test(url)) throw new Error(`url of ${id}, "${url}": expected ws://host:port`);
+    if (!PEER_URL.test(url)) throw new Error(`url of ${id}, "${url}": expected ws://host:port (wss://host:port with TLS)`);
     if (out[id] !== undefined) throw new Error(`${id} is named twice`);
     out[id] = url;
   }

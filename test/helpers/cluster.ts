@@ -3,6 +3,7 @@
  * port, for tests that kill, freeze and restart them. Ports are picked free beforehand, so a
  * node restarts on the port its peers know.
  */
+import { request } from 'node:https';
 import { removeDir, spawnServer, tempDir, type ChildServer } from './server.ts';
 import { freePort } from './ports.ts';
 import { PeerNet } from './peer-proxy.ts';
@@ -28,27 +29,43 @@ export interface ClusterOptions {
    * blackhole the links between nodes (`cluster.net`). Clients still connect straight to nodes.
    */
   peerProxy?: boolean;
+  /**
+   * The nodes serve TLS (their --tls-* flags go in `args`): urls are wss://, and the cluster's
+   * own /readyz polls trust `ca` (PEM) and present `cert`/`key` if given.
+   */
+  tls?: { ca: string; cert?: string; key?: string };
 }
 
 export class TestCluster {
   readonly nodes: ClusterNode[] = [];
   /** The peer proxies' faults, when started with `peerProxy`. */
   readonly net: PeerNet | null;
-  private constructor(private readonly args: string[], peerProxy: boolean) {
+  private readonly scheme: 'ws' | 'wss';
+  private constructor(private readonly args: string[], peerProxy: boolean, private readonly tls: ClusterOptions['tls']) {
     this.net = peerProxy ? new PeerNet() : null;
+    this.scheme = tls === undefined ? 'ws' : 'wss';
   }
 
   static async start(options: ClusterOptions = {}): Promise<TestCluster> {
-    const c = new TestCluster(options.args ?? ['--election-ms', '600', '--heartbeat-ms', '50'], options.peerProxy === true);
+    const c = new TestCluster(options.args ?? ['--election-ms', '600', '--heartbeat-ms', '50'], options.peerProxy === true, options.tls);
     const size = options.size ?? 3;
     for (let i = 1; i <= size; i++) {
       const port = await freePort();
-      const url = `ws://127.0.0.1:${port}`;
+      const url = `${c.scheme}://127.0.0.1:${port}`;
       const peerUrl = c.net === null ? url : await c.net.add(`n${i}`, port);
       c.nodes.push({ id: `n${i}`, port, url, peerUrl, dataDir: tempDir('coord-cluster-'), server: null });
     }
-    await Promise.all(c.nodes.map((n) => c.startNode(n.id, true)));
-    await c.waitReady();
+    try {
+      // Settled, not all: a node still starting when another failed would escape stop().
+      const started = await Promise.allSettled(c.nodes.map((n) => c.startNode(n.id, true)));
+      const failed = started.find((r) => r.status === 'rejected');
+      if (failed !== undefined) throw failed.reason;
+      await c.waitReady();
+    } catch (err) {
+      // The caller never gets the cluster to stop: stop what started, or it outlives the test.
+      await c.stop();
+      throw err;
+    }
     return c;
   }
 
@@ -73,7 +90,7 @@ export class TestCluster {
   async startJoiner(id: string): Promise<ClusterNode> {
     const spec = this.peersSpec;
     const port = await freePort();
-    const url = `ws://127.0.0.1:${port}`;
+    const url = `${this.scheme}://127.0.0.1:${port}`;
     const peerUrl = this.net === null ? url : await this.net.add(id, port);
     const n: ClusterNode = { id, port, url, peerUrl, dataDir: tempDir('coord-cluster-'), server: null };
     this.nodes.push(n);
@@ -112,6 +129,7 @@ export class TestCluster {
 
   async readyz(id: string): Promise<{ ready: boolean; leader: boolean; rev: number } | null> {
     try {
+      if (this.tls !== undefined) return JSON.parse(await httpsGet(`https://127.0.0.1:${this.node(id).port}/readyz`, this.tls)) as { ready: boolean; leader: boolean; rev: number };
       const r = await fetch(`http://127.0.0.1:${this.node(id).port}/readyz`);
       return await r.json() as { ready: boolean; leader: boolean; rev: number };
     } catch {
@@ -141,4 +159,17 @@ export class TestCluster {
     await this.net?.close();
     for (const n of this.nodes) removeDir(n.dataDir);
   }
+}
+
+/** GET over https with a private CA (fetch takes none): the body, whatever the status. */
+export function httpsGet(url: string, tls: { ca: string; cert?: string; key?: string }): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { ...tls, timeout: 2000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (d: string) => (body += d)).on('end', () => resolve(body)).on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+    req.end();
+  });
 }

@@ -57,7 +57,7 @@ export async function spawnServer(dataDir: string, extraArgs: string[] = [], por
   const url = await new Promise<string>((res, rej) => {
     proc.stdout!.on('data', (d) => {
       out += d;
-      const m = /"url":"(ws:\/\/[^"]+)"/.exec(out);
+      const m = /"url":"(wss?:\/\/[^"]+)"/.exec(out);
       if (m) res(m[1]!);
     });
     exited.then(({ code, signal }) => rej(new Error(`server exited (${code ?? signal}) before listening: ${err}`)));

@@ -4,6 +4,7 @@
  * WebSocket url. status asks every member it can find (the membership a reachable node reports)
  * and prints one line per member; a change is sent to the leader (a follower names it).
  */
+import { explainTlsFailure, type TlsOptions } from '../../transport.ts';
 import { ExitCode, UsageError } from '../output.ts';
 
 const ADMIN_TIMEOUT_MS = 3000;
@@ -19,15 +20,46 @@ function headers(): Record<string, string> {
   return h;
 }
 
+let adminTls: TlsOptions | undefined;
+
+/** The CA and client certificate for https:// admin calls (--cacert/--cert/--key). */
+export function useAdminTls(tls: TlsOptions | undefined): void {
+  adminTls = tls;
+}
+
+/**
+ * One admin request, over node:http or node:https (fetch takes no CA of our own): loaded when
+ * called, so other commands do not pay for them (and the CLI bundle keeps https lazy).
+ */
 async function call(wsUrl: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(`${httpBase(wsUrl)}${path}`, {
-    method: body === undefined ? 'GET' : 'POST',
-    headers: headers(),
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    signal: AbortSignal.timeout(ADMIN_TIMEOUT_MS),
+  const url = new URL(`${httpBase(wsUrl)}${path}`);
+  const secure = url.protocol === 'https:';
+  const { request } = secure ? await import('node:https') : await import('node:http');
+  const payload = body !== undefined ? JSON.stringify(body) : undefined;
+  return new Promise((resolve, reject) => {
+    const req = request(url, {
+      method: payload === undefined ? 'GET' : 'POST',
+      headers: headers(),
+      timeout: ADMIN_TIMEOUT_MS,
+      ...(secure ? adminTls : {}),
+    }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => {
+        let json: Record<string, unknown> = {};
+        try {
+          json = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
+        } catch {
+          // not JSON: the status says enough
+        }
+        resolve({ status: res.statusCode ?? 0, json });
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer within ${ADMIN_TIMEOUT_MS} ms`)));
+    req.on('error', (err) => reject(explainTlsFailure(wsUrl, err)));
+    req.end(payload);
   });
-  const json = await res.json().catch(() => ({})) as Record<string, unknown>;
-  return { status: res.status, json };
 }
 
 interface NodeStatus {
@@ -142,7 +174,7 @@ async function toLeader(urls: string[], path: string, body: unknown): Promise<Re
 }
 
 export async function memberAdd(urls: string[], id: string, url: string): Promise<number> {
-  if (!/^wss?:\/\/[^/\s]+$/.test(url)) throw new UsageError(`the new member's url "${url}" must be ws://host:port`);
+  if (!/^wss?:\/\/[^/\s]+$/.test(url)) throw new UsageError(`the new member's url "${url}" must be ws://host:port (wss:// for a TLS cluster)`);
   const r = await toLeader(urls, '/members', { op: 'add', id, url });
   process.stdout.write(`${JSON.stringify(r['membership'])}\n`);
   return ExitCode.OK;
