@@ -5,10 +5,12 @@
  * batch sizes, raft indexes, sessions, watches, connections, the history window, snapshots. A
  * server with a token answers 401 without it. Assertions compare before and after, never times.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, type Client } from '../../client/index.ts';
 import { scrape, type Scrape } from '../helpers/prom-text.ts';
-import { removeDir, startTestServer } from '../helpers/server.ts';
+import { removeDir, repoRoot, startTestServer } from '../helpers/server.ts';
 
 type Server = Awaited<ReturnType<typeof startTestServer>>;
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -86,6 +88,12 @@ describe('GET /metrics', () => {
     expect(v(m, 'coord_connections')).toBe(0);
     expect(v(m, 'coord_sessions')).toBe(0);
     expect(m.samples.filter((x) => x.name === 'coord_requests_total')).toEqual([]);
+    // The list above is the server's, and the README's table lists exactly these, with their types.
+    expect([...m.families.keys()].filter((n) => n.startsWith('coord_')).sort()).toEqual(Object.keys(COORD_FAMILIES).sort());
+    const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('### Metrics'), readme.indexOf('## Performance'));
+    const documented = [...section.matchAll(/^\| `(coord_[a-z_]+)` \| (\w+) \|/gm)].map((x) => [x[1]!, x[2]!]);
+    expect(Object.fromEntries(documented)).toEqual(COORD_FAMILIES);
   });
 
   it('counts requests by op and code, and moves the write, append and batch histograms with writes', async () => {
