@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { connect, type Client } from '../../client/index.ts';
+import { connect } from '../../client/index.ts';
 import { scrape, type Scrape } from '../helpers/prom-text.ts';
 import { removeDir, repoRoot, startTestServer } from '../helpers/server.ts';
 
@@ -27,7 +27,7 @@ async function server(options: Parameters<typeof startTestServer>[0] = {}): Prom
   return s;
 }
 
-async function client(s: Server): Promise<Client> {
+async function client(s: Server): Promise<Awaited<ReturnType<typeof connect>>> {
   const c = await connect({ urls: s.url });
   cleanups.push(() => c.close());
   return c;
