@@ -20,6 +20,7 @@ import {
   ELECTION_TICKS_DEFAULT, RaftDriver, TICK_MS_DEFAULT, type DiskState, type DriverStatus, type Leadership,
 } from './consensus/driver.ts';
 import type { NodeEnv, PeerMessage, RandomSource } from './consensus/env.ts';
+import type { SnapshotHooks } from './consensus/snapshots.ts';
 import type { Logger } from './log.ts';
 import { Forwarding } from './forwarding.ts';
 import { LeaderDuties } from './leader-duties.ts';
@@ -61,6 +62,33 @@ export interface NodeOptions {
   onDiskState?(state: DiskState, detail: string): void;
   /** Told when a snapshot is given up for want of space (the node logs it too). */
   onSnapshotDeferred?(detail: string): void;
+  /** Told of the snapshots this node takes (for /metrics). */
+  snapshotHooks?: SnapshotHooks;
+}
+
+/**
+ * Numbers about a node that /metrics reads when it is scraped (none is kept for it alone but
+ * leaderChanges, a plain count).
+ */
+export interface NodeStats {
+  term: number;
+  isLeader: boolean;
+  commit: number;
+  applied: number;
+  /** Times this node saw a new leader (a different one, or one after none). */
+  leaderChanges: number;
+  /** Writes proposed on this node and not yet applied. */
+  proposalsPending: number;
+  sessions: number;
+  /** WAITs and WATCHes open on this node. */
+  watches: number;
+  /** Watches ended with SLOW_CONSUMER. */
+  slowConsumersEnded: number;
+  /** The oldest revision whose events are kept (a WAIT or WATCH may start there). */
+  historyOldestRev: number;
+  /** Bytes of paths and values in the kept history. */
+  historyBytes: number;
+  rev: number;
 }
 
 export interface SessionGrant {
@@ -92,6 +120,8 @@ export class CoordNode {
   /** Requests waiting for a leader to be known (see leaderKnown). */
   private readonly leaderWaiters = new Set<() => void>();
   private readonly leaderWaitMs: number;
+  private leaderChanges = 0;
+  private lastLeader: NodeId | null = null;
 
   private constructor(private readonly env: NodeEnv, private readonly driver: RaftDriver, private readonly options: NodeOptions) {
     const store = driver.store;
@@ -181,6 +211,7 @@ export class CoordNode {
       },
       onLeadership: (l) => node?.leadershipChanged(l),
       onNodeMessage: (from, m) => node?.peerMessage(from, m),
+      ...(options.snapshotHooks !== undefined ? { snapshotHooks: options.snapshotHooks } : {}),
     });
     const made = new CoordNode(env, driver, options);
     node = made;
@@ -202,6 +233,8 @@ export class CoordNode {
   }
 
   private leadershipChanged(l: Leadership): void {
+    if (l.leader !== null && l.leader !== this.lastLeader) this.leaderChanges++;
+    this.lastLeader = l.leader;
     this.duties.leadershipChanged(l);
     this.forwarding.leaderChanged(l.leader);
     if (l.leader !== null) for (const w of [...this.leaderWaiters]) w();
@@ -281,6 +314,26 @@ export class CoordNode {
 
   status(): NodeStatus {
     return this.driver.status();
+  }
+
+  /** What /metrics reads of this node, at scrape time. */
+  stats(): NodeStats {
+    const store = this.driver.store;
+    const core = this.driver.status();
+    return {
+      term: core.term,
+      isLeader: this.driver.isLeader,
+      commit: core.commit,
+      applied: core.applied,
+      leaderChanges: this.leaderChanges,
+      proposalsPending: this.driver.proposalsPending,
+      sessions: store.sessionCount,
+      watches: this.hub.liveCount + this.hub.laggingCount,
+      slowConsumersEnded: this.hub.slowEnded,
+      historyOldestRev: store.oldestKeptRev,
+      historyBytes: store.historyBytes,
+      rev: store.rev,
+    };
   }
 
   /**

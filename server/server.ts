@@ -14,6 +14,9 @@ import { productionEnv } from './consensus/env-production.ts';
 import { limits } from '../protocol/limits.ts';
 import { WebSocketPeers } from './peers/links.ts';
 import { registerPeerRoute } from './peers/route.ts';
+import { ServerMetrics } from './metrics/metrics.ts';
+import { registerMetricsRoute } from './metrics/route.ts';
+import { observeAppends } from './metrics/storage.ts';
 import type { ServerTls } from './tls.ts';
 
 export interface ServerOptions {
@@ -66,6 +69,7 @@ export const HEARTBEAT_MS_DEFAULT = 100;
 export interface RunningServer {
   app: FastifyInstance;
   node: CoordNode;
+  metrics: ServerMetrics;
   /** ws://host:port (wss:// with TLS) — where clients connect. */
   url: string;
   port: number;
@@ -119,6 +123,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const env = await productionEnv({
     dataDir: options.dataDir, log: app.log, transport: peers, ...(options.clock ? { clock: options.clock } : {}),
   });
+  const metrics = new ServerMetrics();
+  observeAppends(env.storage, metrics.storage);
   const electionMs = options.electionMs ?? ELECTION_MS_DEFAULT;
   const heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS_DEFAULT;
   let node: CoordNode;
@@ -135,6 +141,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       electionTicks: Math.max(2, Math.round(electionMs / TICK_MS)),
       heartbeatTicks: Math.max(1, Math.round(heartbeatMs / TICK_MS)),
       ...(options.writesInflightMax !== undefined ? { writesInflightMax: options.writesInflightMax } : {}),
+      snapshotHooks: metrics.snapshots,
       onFatal,
     });
   } catch (err) {
@@ -155,7 +162,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     // listen first: its peers elect a leader through this listener.
     if (!node.hasPeers) await node.whenReady();
     if (tls?.clientCerts === 'request') refuseUntrustedClientCerts(app);
-    api = await registerApi(app, { node, onFatal, token: options.token || null });
+    api = await registerApi(app, { node, onFatal, token: options.token || null, requests: metrics.requests });
+    const served = api;
+    metrics.attach({ stats: () => node.stats(), connections: () => served.connectionCount(), peerBytes: () => peers.bytesSent() });
+    registerMetricsRoute(app, { metrics, token: options.token || null });
     registerPeerRoute(app, { peers, token: options.token || null, requireClientCert: tls !== undefined && tls.clientCerts !== 'off' });
     registerAdmin(app, { node, token: options.token || null, selfUrl: () => peers.selfUrl });
     await app.listen({ host: options.host, port: options.port });
@@ -173,6 +183,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   return {
     app,
     node,
+    metrics,
     port,
     url: `${scheme}://${host}:${port}`,
     close: () => {

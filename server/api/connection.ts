@@ -14,13 +14,22 @@ import { corkForThisTurn } from '../../protocol/cork.ts';
 import { truncateUtf8 } from '../../protocol/describe.ts';
 import { CloseCode, CoordError, ErrorCode, type ErrorBody } from '../../protocol/errors.ts';
 import { limits, PROTOCOL_VERSION } from '../../protocol/limits.ts';
-import type { Event, HelloRequest, ProgressRequest, Request } from '../../protocol/messages.ts';
+import { ops, type Event, type HelloRequest, type ProgressRequest, type Request } from '../../protocol/messages.ts';
 import { parseRequest, requestId } from '../../protocol/validate.ts';
 import { AssertionError } from '../assert.ts';
 import { secretsEqual, type CoordNode, type SessionGrant } from '../node.ts';
 import { Watch, type WatchSink } from '../watch/hub.ts';
 import { ProgressTimer } from './progress-timer.ts';
 import * as handlers from './handlers.ts';
+
+/**
+ * Told of every request answered (for /metrics): its op ('invalid' when it did not parse), its
+ * result code ('OK' or the error code), and when it arrived (performance.now()). A WAIT or WATCH
+ * counts when it is accepted. Must be cheap: it runs once per request.
+ */
+export interface RequestObserver {
+  answered(op: string, code: string, arrivedMs: number): void;
+}
 
 export interface ConnectionContext {
   node: CoordNode;
@@ -32,6 +41,7 @@ export interface ConnectionContext {
   /** The client's address, for log lines. */
   remote: string | undefined;
   onFatal(err: unknown): void;
+  requests?: RequestObserver;
 }
 
 export class Connection implements WatchSink {
@@ -109,7 +119,10 @@ export class Connection implements WatchSink {
       // An answer under this id could not be told from the first request's: a client bug.
       return this.closeForViolation(CloseCode.PROTOCOL_ERROR, `request id ${id} is already in flight`);
     }
+    const arrived = performance.now();
+    const observer = this.ctx.requests;
     if (this.inflight.size >= limits.requestsInflightPerConnectionMax) {
+      observer?.answered(opOf(msg), ErrorCode.LIMIT, arrived);
       return this.respondError(id, new CoordError(
         ErrorCode.LIMIT, `over ${limits.requestsInflightPerConnectionMax} requests in flight on this connection`,
       ), false);
@@ -118,14 +131,19 @@ export class Connection implements WatchSink {
     try {
       req = parseRequest(msg);
     } catch (err) {
+      observer?.answered('invalid', errorBody(err).code, arrived);
       return this.respondError(id, err, false);
     }
     this.inflight.add(id);
     this.dispatch(req).then(
       (result) => {
+        observer?.answered(req.op, 'OK', arrived);
         if (result !== KEEP) this.respond(id, result);
       },
-      (err) => this.respondError(id, err, true),
+      (err) => {
+        observer?.answered(req.op, err instanceof CoordError ? err.code : ErrorCode.INTERNAL, arrived);
+        this.respondError(id, err, true);
+      },
     );
   }
 
@@ -407,6 +425,14 @@ function encodedEvents(events: Event[]): Uint8Array {
   let bytes = encodedCache.get(events);
   if (bytes === undefined) encodedCache.set(events, (bytes = encode(events)));
   return bytes;
+}
+
+const KNOWN_OPS: ReadonlySet<string> = new Set(ops);
+
+/** A request's op for /metrics, from a message not yet parsed: one of the known ops, else 'invalid'. */
+function opOf(msg: unknown): string {
+  const op = (msg as { op?: unknown }).op;
+  return typeof op === 'string' && KNOWN_OPS.has(op) ? op : 'invalid';
 }
 
 /** Marks a dispatch whose answer is sent later (a WAIT) or already sent (a WATCH). */

@@ -8,13 +8,15 @@ import websocket from '@fastify/websocket';
 import { CloseCode } from '../../protocol/errors.ts';
 import { limits, WS_PATH } from '../../protocol/limits.ts';
 import type { CoordNode } from '../node.ts';
-import { Connection } from './connection.ts';
+import { Connection, type RequestObserver } from './connection.ts';
 
 export interface ApiOptions {
   node: CoordNode;
   /** A shared secret every hello must carry (null: none needed). */
   token: string | null;
   onFatal(err: unknown): void;
+  /** Told of every request answered (for /metrics). */
+  requests?: RequestObserver;
 }
 
 export interface Api {
@@ -22,6 +24,8 @@ export interface Api {
   drain(): void;
   /** Closes every client connection with GOING_AWAY. */
   closeConnections(): void;
+  /** Client connections open now. */
+  connectionCount(): number;
 }
 
 export async function registerApi(app: FastifyInstance, options: ApiOptions): Promise<Api> {
@@ -74,6 +78,7 @@ export async function registerApi(app: FastifyInstance, options: ApiOptions): Pr
     const conn = new Connection(socket, {
       node: options.node, log, draining: () => draining, token: options.token, remote: req.socket.remoteAddress,
       onFatal: options.onFatal,
+      ...(options.requests !== undefined ? { requests: options.requests } : {}),
     }, log);
     connections.add(conn);
     socket.on('close', () => connections.delete(conn));
@@ -83,6 +88,7 @@ export async function registerApi(app: FastifyInstance, options: ApiOptions): Pr
     drain: () => {
       draining = true;
     },
+    connectionCount: () => connections.size,
     closeConnections: () => {
       for (const c of connections) c.closeWith(CloseCode.GOING_AWAY, 'server is shutting down');
     },

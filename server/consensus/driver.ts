@@ -49,7 +49,7 @@ import { outcomeUnknown, Proposals } from './proposals.ts';
 import { Reads, readUnavailable } from './reads.ts';
 import { bootstrap, lastIndexOf, loadDurable, type Durable } from './recovery.ts';
 import { SnapshotReceiver, SnapshotSender } from './snapshot-transfer.ts';
-import { restoreSnapshot, Snapshotter, storeFromSnapshot } from './snapshots.ts';
+import { restoreSnapshot, Snapshotter, storeFromSnapshot, type SnapshotHooks } from './snapshots.ts';
 import { StorageLog } from './storage-log.ts';
 import { WriteQueue, type Install, type Write } from './write-queue.ts';
 
@@ -87,6 +87,8 @@ export interface DriverOptions extends StoreOptions {
   onLeadership?(l: Leadership): void;
   /** Told of the peer messages that are the node's business (keepalives, forwarded writes). */
   onNodeMessage?(from: NodeId, message: PeerMessage): void;
+  /** Told of the snapshots this node takes (for /metrics). */
+  snapshotHooks?: SnapshotHooks;
 }
 
 /** This node's place in the cluster, as the core last said. */
@@ -195,6 +197,7 @@ export class RaftDriver {
         if (this.storageRefuses()) this.writeFailed(err);
       },
       die: (err) => this.die(err),
+      ...(options.snapshotHooks !== undefined ? { hooks: options.snapshotHooks } : {}),
     });
     this.sender = new SnapshotSender({
       send: (to, m) => env.transport.send(to, m),
@@ -284,6 +287,11 @@ export class RaftDriver {
 
   get term(): number {
     return this.core.currentTerm;
+  }
+
+  /** Writes proposed on this node and not yet applied (or given up). */
+  get proposalsPending(): number {
+    return this.proposals.size;
   }
 
   get appliedIndex(): number {

@@ -73,6 +73,16 @@ export function snapshotMembership(data: Uint8Array): Membership | null {
   return (packer().unpack(data) as SnapshotPayload).membership ?? null;
 }
 
+/**
+ * Told of the snapshots this node takes itself (for /metrics): `began` when one is captured to
+ * be saved, `saved` with its size once it is durable (one taken at a time). Plain calls: they
+ * must not throw, schedule or draw randomness (the simulator runs this code too).
+ */
+export interface SnapshotHooks {
+  began(): void;
+  saved(bytes: number): void;
+}
+
 export interface SnapshotterOptions {
   snapshotEveryEntries: number;
   /** Entries kept before a snapshot while the node has peers (default SNAPSHOT_CATCH_UP_ENTRIES). */
@@ -87,6 +97,7 @@ export interface SnapshotterOptions {
   deferred?(err: unknown): void;
   /** A failure other than a full disk: the process must stop. */
   die(err: unknown): void;
+  hooks?: SnapshotHooks;
 }
 
 export class Snapshotter {
@@ -182,6 +193,7 @@ export class Snapshotter {
    * dropped.
    */
   private take(store: Store, meta: SnapshotMeta, save: boolean): void {
+    if (save) this.options.hooks?.began();
     const capture = store.captureSnapshot();
     const turn = () => new Promise<void>((r) => this.scheduler.soon(r));
     this.task = (async () => {
@@ -220,6 +232,7 @@ export class Snapshotter {
     // Nothing is dropped with the save: the log view must hear of the snapshot first.
     await this.storage.saveSnapshot(record, this.storage.firstIndex() - 1);
     this.view().setSnapshot(meta, false);
+    this.options.hooks?.saved(record.data.byteLength);
     this.latestIndex = meta.index;
     const peers = this.options.hasPeers();
     this.latest = peers ? record : null;

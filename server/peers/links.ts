@@ -49,6 +49,8 @@ export class WebSocketPeers implements PeerTransport {
   private members: readonly NodeId[] = [];
   private urls: Readonly<Record<NodeId, string>> = {};
   private closed = false;
+  /** Bytes handed to each peer's socket, kept across redials and link replacements (for /metrics). */
+  private readonly sent = new Map<NodeId, { bytes: number }>();
 
   private readonly options: PeerLinksOptions;
 
@@ -88,7 +90,9 @@ export class WebSocketPeers implements PeerTransport {
     }
     for (const [id, url] of want) {
       if (this.links.has(id)) continue;
-      const link = new OutLink(id, url, this.options);
+      let sent = this.sent.get(id);
+      if (sent === undefined) this.sent.set(id, (sent = { bytes: 0 }));
+      const link = new OutLink(id, url, this.options, sent);
       this.links.set(id, link);
       link.dial();
     }
@@ -101,6 +105,11 @@ export class WebSocketPeers implements PeerTransport {
   /** Where this node listens, once known (a server on port 0 learns its port when it listens). */
   advertise(url: string): void {
     this.options.selfUrl = url;
+  }
+
+  /** Bytes sent to each peer so far (message frames as handed to the socket). */
+  bytesSent(): ReadonlyMap<NodeId, { readonly bytes: number }> {
+    return this.sent;
   }
 
   /** Peers with a link up now (for status). */
@@ -171,7 +180,13 @@ class OutLink {
   private quiet = false;
   up = false;
 
-  constructor(readonly peer: NodeId, readonly url: string, private readonly options: PeerLinksOptions) {}
+  constructor(
+    readonly peer: NodeId,
+    readonly url: string,
+    private readonly options: PeerLinksOptions,
+    /** The peer's byte count, shared with WebSocketPeers: one add per frame. */
+    private readonly sent: { bytes: number },
+  ) {}
 
   dial(): void {
     if (this.closed) return;
@@ -217,7 +232,10 @@ class OutLink {
     // A leader sends each follower several messages a turn (appends, heartbeats, forwarded
     // answers): one write to the socket for all of them, not a syscall each.
     corkForThisTurn(ws);
-    for (const f of toFrames(encodePeerMessage(m), this.messageNo++)) ws.send(f);
+    for (const f of toFrames(encodePeerMessage(m), this.messageNo++)) {
+      this.sent.bytes += f.byteLength;
+      ws.send(f);
+    }
   }
 
   close(): void {

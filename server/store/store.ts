@@ -163,6 +163,15 @@ export class Store {
     return this.oldest + 1;
   }
 
+  /** Bytes of paths and values in the kept history (what historyBytes bounds). */
+  get historyBytes(): number {
+    return this.history.bytes;
+  }
+
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
   session(sid: string): SessionState | undefined {
     return this.sessions.get(sid);
   }

@@ -97,6 +97,9 @@ export class WatchHub {
     return n;
   }
 
+  /** Watches ended with SLOW_CONSUMER since the hub was made (for /metrics). */
+  slowEnded = 0;
+
   /** Watches reading history (catching up, or paused by a congested socket). */
   get laggingCount(): number {
     return this.lagging.size;
@@ -321,6 +324,7 @@ export class WatchHub {
   }
 
   private endSlow(w: Watch): void {
+    this.slowEnded++;
     this.endWith(w, {
       code: ErrorCode.SLOW_CONSUMER,
       message: `watch fell over ${limits.watchLagRevisionsMax} revisions behind; resume from ${w.nextRev}`,

@@ -31,6 +31,13 @@ describe('a cluster with a token', { timeout: 60_000 }, () => {
     const status = await fetch(`http://127.0.0.1:${port}/status`, { headers: { authorization: 'Bearer cluster-secret' } });
     expect(status.status).toBe(200);
     expect(((await status.json()) as { role: string }).role).toBe('leader');
+    // /metrics is guarded the same way, on every node.
+    for (const n of cluster.nodes) {
+      expect((await fetch(`http://127.0.0.1:${n.port}/metrics`)).status).toBe(401);
+      const m = await fetch(`http://127.0.0.1:${n.port}/metrics`, { headers: { authorization: 'Bearer cluster-secret' } });
+      expect(m.status).toBe(200);
+      expect(await m.text()).toMatch(new RegExp(`^coord_raft_is_leader ${n.id === leader ? 1 : 0}$`, 'm'));
+    }
     // A peer link without the token is refused before the upgrade.
     const refused = await new Promise<number>((resolve) => {
       const ws = new WebSocket(`ws://127.0.0.1:${port}/coord/peer/v1`, { headers: { 'x-coord-node': 'n9' } });

@@ -5,7 +5,8 @@
  * Deferred work is queued by an injected `defer` and run by the test, so nothing here is timed.
  */
 import { describe, expect, it } from 'vitest';
-import type { ErrorBody } from '../../../protocol/errors.ts';
+import { ErrorCode, type ErrorBody } from '../../../protocol/errors.ts';
+import { limits } from '../../../protocol/limits.ts';
 import type { Event } from '../../../protocol/messages.ts';
 import { CATCH_UP_REVISIONS_PER_TURN, Watch, WatchHub, type WatchSink } from '../../../server/watch/hub.ts';
 import { Store } from '../../../server/store/store.ts';
@@ -134,6 +135,22 @@ describe('WatchHub and ended watches', () => {
     const w = new Watch(1, '/busy/**', new Sink(), false);
     t.hub.remove(w);
     t.hub.resume(w);
+    expect(t.hub.liveCount + t.hub.laggingCount).toBe(0);
+  });
+});
+
+describe('WatchHub slow consumers', () => {
+  it('ends a watch whose congested sink falls watchLagRevisionsMax behind with SLOW_CONSUMER, and counts it (/metrics)', () => {
+    const t = setup(0);
+    const sink = new Sink();
+    t.hub.watch(new Watch(1, '/slow/**', sink, false), t.store.rev + 1);
+    t.runQueued();
+    sink.congested = true;
+    t.set('/slow/a'); // held: the watch leaves the live set and lags
+    expect(t.hub.laggingCount).toBe(1);
+    for (let i = 0; i < limits.watchLagRevisionsMax && sink.ends.length === 0; i++) t.set('/other');
+    expect(sink.ends.map((e) => e.code)).toEqual([ErrorCode.SLOW_CONSUMER]);
+    expect(t.hub.slowEnded).toBe(1);
     expect(t.hub.liveCount + t.hub.laggingCount).toBe(0);
   });
 });
