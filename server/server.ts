@@ -5,6 +5,7 @@
 import { createServer } from 'node:http';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { registerAdmin } from './api/admin.ts';
+import { registerBackup } from './api/backup.ts';
 import { registerApi } from './api/plugin.ts';
 import { CoordNode } from './node.ts';
 import type { Clock } from './clock.ts';
@@ -134,6 +135,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     api = await registerApi(app, { node, onFatal, token: options.token || null });
     registerPeerRoute(app, { peers, token: options.token || null });
     registerAdmin(app, { node, token: options.token || null, selfUrl: () => peers.selfUrl });
+    registerBackup(app, { node, token: options.token || null });
     await app.listen({ host: options.host, port: options.port });
   } catch (err) {
     clearInterval(membershipTimer);
