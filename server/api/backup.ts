@@ -54,6 +54,9 @@ export function registerBackup(app: FastifyInstance, options: BackupOptions): vo
           hash.update(piece);
           payloadBytes += piece.byteLength;
           yield piece;
+          // A turn of the loop between pieces (a chunk of files each): the stream would otherwise
+          // pack up to its buffer's worth in one go, and writes wait meanwhile.
+          await new Promise((r) => setImmediate(r));
         }
       } finally {
         // Done, or the client went away (the stream is destroyed and this generator returns).

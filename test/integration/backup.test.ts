@@ -63,6 +63,11 @@ describe('coord snapshot save / inspect / restore', { timeout: 120_000 }, () => 
     const work = dir();
     const src = await server(join(work, 'src'));
     const c = await client([src.url]);
+    // More files than one chunk (2000), first in tree order, so the snapshot is packed over
+    // several turns while the writes below go on (the writers' files are in the last chunk).
+    for (let b = 0; b < 6; b++) {
+      await Promise.all(Array.from({ length: 1000 }, (_, i) => c.set(`/bulk/${b}/${i}`, `b${b}-${i}`)));
+    }
     // A file owned by a session (restored with it: see the README).
     await c.set('/members/me', 'here', { ephemeral: true });
     // Four writers: sets, overwrites and deletes, until told to stop.
@@ -98,6 +103,7 @@ describe('coord snapshot save / inspect / restore', { timeout: 120_000 }, () => 
     const want = shape((await c.walk('/**', { rev: info.rev })).files);
     const wantEarlier = shape((await c.walk('/**', { rev: info.rev - 50 })).files);
     expect(want.length).toBe(info.files);
+    expect(info.files).toBeGreaterThan(6000);
     expect(want.some((f) => f.path === '/members/me')).toBe(true);
 
     const restoredDir = join(work, 'restored');
