@@ -27,7 +27,7 @@ import { LeaderDuties } from './leader-duties.ts';
 import { KeepaliveBatcher } from './session/keepalives.ts';
 import { SessionTracker } from './session/tracker.ts';
 import type { Command, WriteOutcome } from './store/commands.ts';
-import type { Store } from './store/store.ts';
+import type { SnapshotCapture, Store } from './store/store.ts';
 import { WatchHub } from './watch/hub.ts';
 
 export type { DiskState } from './consensus/driver.ts';
@@ -411,6 +411,18 @@ export class CoordNode {
     }
     if (rev > this.store.rev) await this.waitForRev(rev);
     return rev;
+  }
+
+  /**
+   * A capture of the whole store (store.ts: SnapshotCapture) for a backup, at a revision that
+   * is linearizable-fresh: a read barrier first (read-index through the leader, as a default
+   * read), so it holds every write acknowledged before it was asked for, whichever member
+   * answers. The caller reads it out and must finish() it (compaction of the history it needs
+   * waits until then).
+   */
+  async captureForBackup(): Promise<SnapshotCapture> {
+    await this.readAt();
+    return this.store.captureSnapshot();
   }
 
   private waitForRev(rev: number): Promise<void> {

@@ -7,6 +7,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { registerAdmin } from './api/admin.ts';
+import { registerBackup } from './api/backup.ts';
 import { registerApi } from './api/plugin.ts';
 import { CoordNode } from './node.ts';
 import type { Clock } from './clock.ts';
@@ -168,6 +169,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     registerMetricsRoute(app, { metrics, token: options.token || null });
     registerPeerRoute(app, { peers, token: options.token || null, requireClientCert: tls !== undefined && tls.clientCerts !== 'off' });
     registerAdmin(app, { node, token: options.token || null, selfUrl: () => peers.selfUrl });
+    registerBackup(app, { node, token: options.token || null });
     await app.listen({ host: options.host, port: options.port });
   } catch (err) {
     clearInterval(membershipTimer);

@@ -27,7 +27,7 @@ import { Packr } from 'msgpackr';
 import { crc32 } from '../storage/crc32.ts';
 import { isNoSpaceError } from '../storage/no-space.ts';
 import type { RaftStorage, SnapshotRecord } from '../storage/raft-storage.ts';
-import { Store, type StoreOptions, type StoreSnapshot } from '../store/store.ts';
+import { Store, type SnapshotCapture, type StoreOptions, type StoreSnapshot } from '../store/store.ts';
 import type { Membership, SnapshotMeta } from './core/index.ts';
 import type { Scheduler } from './env.ts';
 import type { StorageLog } from './storage-log.ts';
@@ -68,6 +68,12 @@ export function storeFromSnapshot(data: Uint8Array, options: StoreOptions): { st
   return { store: Store.fromSnapshot(payload, options, (chunk) => p.unpack(chunk)), membership: payload.membership ?? null };
 }
 
+/** A snapshot's bytes with their membership replaced (a restored backup's new cluster). */
+export function withMembership(data: Uint8Array, membership: Membership): Uint8Array {
+  const payload = packer().unpack(data) as SnapshotPayload;
+  return new Uint8Array(packer().pack({ ...payload, membership }));
+}
+
 /** The membership a snapshot's bytes hold, without building the store. */
 export function snapshotMembership(data: Uint8Array): Membership | null {
   return (packer().unpack(data) as SnapshotPayload).membership ?? null;
@@ -81,6 +87,62 @@ export function snapshotMembership(data: Uint8Array): Membership | null {
 export interface SnapshotHooks {
   began(): void;
   saved(bytes: number): void;
+}
+
+/** What packSnapshotStream learns of the files while it packs them (for a backup's summary). */
+export interface PackedFilesTally {
+  /** Files alive at the capture's revision, and the bytes of their values. */
+  files: number;
+  valueBytes: number;
+}
+
+function msgpackArrayHeader(n: number): Uint8Array {
+  if (n < 16) return Uint8Array.of(0x90 | n);
+  if (n < 0x10000) return Uint8Array.of(0xdc, n >> 8, n & 0xff);
+  const out = new Uint8Array(5);
+  out[0] = 0xdd;
+  new DataView(out.buffer).setUint32(1, n);
+  return out;
+}
+
+/**
+ * The bytes of a snapshot of `capture`, in pieces, as they are packed: the same msgpack
+ * SnapshotPayload (format 2) the snapshotter writes, byte for byte what `storeFromSnapshot` and
+ * `restoreSnapshot` read, without ever holding the whole of it: one chunk of files
+ * (SNAPSHOT_FILES_PER_TURN) is packed per piece, so a consumer that writes each piece before it
+ * asks for the next (an HTTP response, `coord snapshot save`) holds one chunk at a time, and the
+ * loop runs between pieces. The caller owns the capture (and finishes it). `tally` is filled in
+ * as the files go by; complete once the last piece is out.
+ */
+export function* packSnapshotStream(capture: SnapshotCapture, tally: PackedFilesTally = { files: 0, valueBytes: 0 },
+  membership?: Membership): Generator<Uint8Array> {
+  const p = packer();
+  const head: [string, unknown][] = [
+    ['format', 2], ['rev', capture.rev], ['oldest', capture.oldest], ['sessions', capture.sessions],
+    ['noopTerm', capture.noopTerm], ['settings', capture.settings],
+    ...(membership !== undefined ? [['membership', membership] as [string, unknown]] : []),
+  ];
+  // A map of head.length + 1 entries (fileChunks last, so the chunks can follow as packed).
+  yield Uint8Array.of(0x80 | (head.length + 1));
+  for (const [k, v] of head) {
+    yield new Uint8Array(p.pack(k));
+    yield new Uint8Array(p.pack(v));
+  }
+  yield new Uint8Array(p.pack('fileChunks'));
+  const chunks = Math.ceil(capture.fileCount / SNAPSHOT_FILES_PER_TURN);
+  yield msgpackArrayHeader(chunks);
+  for (let i = 0; i < chunks; i++) {
+    const files = capture.files(i * SNAPSHOT_FILES_PER_TURN, (i + 1) * SNAPSHOT_FILES_PER_TURN);
+    for (const [, versions] of files) {
+      const cur = versions[versions.length - 1];
+      if (cur !== undefined && cur.value !== null) {
+        tally.files++;
+        tally.valueBytes += cur.value.byteLength;
+      }
+    }
+    // A chunk is a msgpack bin holding the packed list, as take() makes them.
+    yield new Uint8Array(p.pack(new Uint8Array(p.pack(files))));
+  }
 }
 
 export interface SnapshotterOptions {
