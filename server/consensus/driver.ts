@@ -202,6 +202,8 @@ export class RaftDriver {
     this.sender = new SnapshotSender({
       send: (to, m) => env.transport.send(to, m),
       report: (to, ok) => {
+        if (ok) env.log.info({ to }, 'snapshot sent: the member is installing it');
+        else env.log.warn({ to }, 'snapshot not delivered; the leader will try again');
         this.core.reportSnapshot(to, ok);
         this.kick();
       },
@@ -472,8 +474,13 @@ export class RaftDriver {
   }
 
   private send(m: Message): void {
-    if (m.type === 'snap') this.sender.start(m);
-    else this.env.transport.send(m.to, { kind: 'raft', msg: m });
+    if (m.type === 'snap') {
+      // A member too far behind for the log the leader kept: it gets the state instead.
+      this.env.log.info({ to: m.to, index: m.snapshot.index, term: m.snapshot.term }, 'sending a snapshot');
+      this.sender.start(m);
+    } else {
+      this.env.transport.send(m.to, { kind: 'raft', msg: m });
+    }
   }
 
   // ---- The loop -----------------------------------------------------------------------------
@@ -652,8 +659,12 @@ export class RaftDriver {
         // This leader's own no-op: everything before it is applied.
         if (this.role === 'leader' && e.term === this.core?.currentTerm) this.caughtUpOnce = true;
         return this.store.apply({ t: 'noop', term: e.term });
-      case EntryType.Config:
+      case EntryType.Config: {
+        // Every member says when a membership change takes effect in its state machine.
+        const m = this.core.membershipAt(e.index);
+        this.env.log.info({ index: e.index, voters: m.voters, learners: m.learners }, 'membership changed');
         return { ok: true, rev: this.store.rev, changed: 0 };
+      }
       default:
         throw new Error(`log entry ${e.index} has unknown type ${String(e.type)}`);
     }
@@ -664,6 +675,7 @@ export class RaftDriver {
     const record = this.receiver.take(meta.index, meta.term);
     assert(record !== null, `snapshot ${meta.index}@${meta.term} to install, but its bytes are not here`);
     restoreSnapshot(this.store, record.data);
+    this.env.log.info({ index: meta.index, term: meta.term, bytes: record.data.byteLength, rev: this.store.rev }, "installed the leader's snapshot");
     this.snapshots.installing(meta.index);
     this.applied = meta.index;
     this.appliedTerm = meta.term;
