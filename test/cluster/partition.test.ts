@@ -26,7 +26,7 @@ import { TestCluster } from '../helpers/cluster.ts';
 import type { PeerFault } from '../helpers/peer-proxy.ts';
 import {
   expectAckedEverywhere, leaderAmong, pick, readyz, registerWork, sleep, status, until, type Acked,
-} from '../helpers/partition-checks.ts';
+} from '../helpers/fault-checks.ts';
 import { checkLinearizable, type HistoryOp } from '../sim/linearizability.ts';
 
 const ELECTION_MS = 600;

@@ -1,8 +1,8 @@
 /**
- * What the partition tests share: timed client operations, the register workload of
- * faults.test.ts (GET / blind SET / compare-and-SET, recorded for the linearizability checker),
- * the check that every acknowledged write is on every node at its revision, and polling a node's
- * /status.
+ * What the fault tests on real processes share (faults.test.ts: kills and freezes;
+ * partition.test.ts: cut and blackholed links): the register workload (GET / blind SET /
+ * compare-and-SET, recorded for the linearizability checker), the check that every acknowledged
+ * write is on every node at its revision, and polling a node's /status.
  */
 import { expect } from 'vitest';
 import { connect, type CoordClient } from '../../client/index.ts';
