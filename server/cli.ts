@@ -3,37 +3,9 @@
  * client CLI when the first word is `server`, so a server process never loads the client and a
  * client command never loads the server.
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { runServer, serverDefaults } from './main.ts';
-import { NODE_ID, parsePeers, PEER_URL } from './peers/wire.ts';
-
-function intArg(min: number) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (v.trim() === '' || !Number.isSafeInteger(n) || n < min) {
-      throw new InvalidArgumentError(`expected an integer ≥ ${min}, got "${v}"`);
-    }
-    return n;
-  };
-}
-
-function idArg(v: string): string {
-  if (!NODE_ID.test(v)) throw new InvalidArgumentError(`"${v}": letters, digits, '_', '.', '-' only (at most 64)`);
-  return v;
-}
-
-function urlArg(v: string): string {
-  if (!PEER_URL.test(v)) throw new InvalidArgumentError(`"${v}": expected ws://host:port (wss://host:port with TLS)`);
-  return v;
-}
-
-function peersArg(v: string): Record<string, string> {
-  try {
-    return parsePeers(v);
-  } catch (err) {
-    throw new InvalidArgumentError((err as Error).message);
-  }
-}
+import { idArg, intArg, peersArg, urlArg } from './cli-args.ts';
 
 const program = new Command('coord server')
   .description('run a coord server (one node)')

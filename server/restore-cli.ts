@@ -4,23 +4,10 @@
  * with the server's own storage code (restore.ts), as etcdutl is apart from etcdctl.
  * Exit codes: 0 done; 1 refused (a damaged file, a non-empty DIR); 2 usage.
  */
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { SnapshotFileError } from '../protocol/snapshot-file.ts';
-import { NODE_ID, parsePeers } from './peers/wire.ts';
+import { idArg, peersArg } from './cli-args.ts';
 import { RestoreError, restoreDataDir } from './restore.ts';
-
-function idArg(v: string): string {
-  if (!NODE_ID.test(v)) throw new InvalidArgumentError(`"${v}": letters, digits, '_', '.', '-' only (at most 64)`);
-  return v;
-}
-
-function peersArg(v: string): Record<string, string> {
-  try {
-    return parsePeers(v);
-  } catch (err) {
-    throw new InvalidArgumentError((err as Error).message);
-  }
-}
 
 const program = new Command('coord snapshot restore')
   .description('build the data directory of a NEW server or cluster from a snapshot file (coord snapshot save); then run coord server --data DIR --id ID')
