@@ -271,6 +271,20 @@ export class CoordNode {
     return this.duties.handOver(timeoutMs, to);
   }
 
+  /**
+   * Confirms, for a client's ping, that the cluster heard from session `sid` now: its keepalive
+   * goes to the leader at once, then a read barrier through that leader. Both travel the one
+   * ordered link to the leader, so a leader that answers the barrier has had the keepalive
+   * first: a client told "alive" cannot be ahead of the leader's clock for its session (were
+   * the keepalive left for the next tick's batch, a link lost in between would leave the client
+   * believing in a session the leader might expire up to a ping period sooner).
+   */
+  async confirmSession(sid: string): Promise<void> {
+    this.touch(sid);
+    this.flushKeepalives();
+    await this.readAt(undefined);
+  }
+
   private flushKeepalives(): void {
     const leader = this.driver.leaderId;
     if (leader === null || leader === this.options.nodeId || this.keepalives.size === 0) return;

@@ -162,12 +162,12 @@ export class Connection implements WatchSink {
       case 'getdir': return this.readInOrder(req, handlers.getdir(node, req));
       case 'walk': return this.readInOrder(req, handlers.walk(node, req));
       case 'rev': return this.readInOrder(req, handlers.rev(node, req));
-      // A ping is answered only once a leader has confirmed (read-index) that it still leads and
-      // this node reaches it: a server cut off from the leader must not tell a client its
-      // session is alive while the majority may be expiring it (partition.test.ts: a lock holder
-      // on a cut-off server would go on believing it holds the lock). It then answers
-      // UNAVAILABLE, or nothing, and the SDK moves on to another server.
-      case 'ping': await node.readAt(undefined); return { rev: node.store.rev };
+      // A ping is answered only once the leader has had the session's keepalive and confirmed
+      // (read-index) that it still leads and this node reaches it: a server cut off from the
+      // leader must not tell a client its session is alive while the majority may be expiring it
+      // (partition.test.ts: a lock holder on a cut-off server would go on believing it holds the
+      // lock). It then answers UNAVAILABLE, or nothing, and the SDK moves on to another server.
+      case 'ping': await node.confirmSession(sid); return { rev: node.store.rev };
       case 'set': case 'del': case 'txn':
         if (this.readsBeforeWrites.size > 0) await Promise.all(this.readsBeforeWrites);
         if (req.op === 'set') return handlers.set(node, sid, req);
