@@ -150,10 +150,13 @@ describe.skipIf(!haveChromium)('the SDK in a real browser (chromium, the bundle 
   });
 
   it('a watch in the page receives a change made by a Node client, bytes intact', async () => {
-    await tab.evaluate(() => {
+    // From an explicit revision read first: a watch "from now" races the Node client's write
+    // (the write can reach the server before the page's WATCH does, and is then not "after now").
+    await tab.evaluate(async () => {
       const g = globalThis as unknown as PageGlobals;
+      const fromRev = (await g.client.rev()) + 1;
       g.firstEvent = (async () => {
-        for await (const e of g.client.watch('/browser/feed/**')) {
+        for await (const e of g.client.watch('/browser/feed/**', { fromRev })) {
           return { path: e.path, kind: e.kind, rev: e.rev, text: g.coord.text(e.value), bytes: Array.from(e.value ?? []) };
         }
         return null;
