@@ -8,6 +8,7 @@ import type { TLSSocket } from 'node:tls';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { registerAdmin } from './api/admin.ts';
 import { registerBackup } from './api/backup.ts';
+import { registerUi } from './api/ui.ts';
 import { registerApi } from './api/plugin.ts';
 import { CoordNode } from './node.ts';
 import type { Clock } from './clock.ts';
@@ -170,6 +171,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     registerPeerRoute(app, { peers, token: options.token || null, requireClientCert: tls !== undefined && tls.clientCerts !== 'off' });
     registerAdmin(app, { node, token: options.token || null, selfUrl: () => peers.selfUrl });
     registerBackup(app, { node, token: options.token || null });
+    registerUi(app);
     await app.listen({ host: options.host, port: options.port });
   } catch (err) {
     clearInterval(membershipTimer);

@@ -6,6 +6,8 @@
  *   GET  /status            this node's view: id, role, term, leader (and its url), commit,
  *                           applied, revision, membership with urls; a leader adds each member's
  *                           replication progress
+ *   GET  /sessions          the sessions in this node's applied state: id, TTL, ephemeral files
+ *                           (never secrets), at revision `rev`
  *   POST /members           {"op":"add","id","url"} adds a learner (promoted to voter once it has
  *                           caught up), {"op":"remove","id"}; leader only
  *   POST /leader/transfer   {"to"?} hands leadership to `to` (default: the most caught-up voter)
@@ -61,6 +63,11 @@ export function registerAdmin(app: FastifyInstance, options: AdminOptions): void
       ...(st.progress !== null ? { progress: st.progress } : {}),
       ...(st.transferee !== null ? { transferee: st.transferee } : {}),
     };
+  });
+
+  app.get('/sessions', async (req, reply) => {
+    if (!authorized(req, reply)) return reply;
+    return node.sessions();
   });
 
   app.post('/members', async (req, reply) => {

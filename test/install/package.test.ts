@@ -113,6 +113,14 @@ describe('coordkit, installed from its tarball', () => {
     expect((await run(coord, ['get', '/installed/cli'], { cwd: cliProject, env })).stdout).toBe('from the bin');
   });
 
+  it('ships the web console the server serves at /ui (dist/ui, found beside dist/server)', () => {
+    const pkg = join(cliProject, 'node_modules/coordkit');
+    for (const file of ['index.html', 'console.js', 'console.css', 'coord.js']) {
+      expect(existsSync(join(pkg, 'dist/ui', file)), `dist/ui/${file}`).toBe(true);
+    }
+    expect(existsSync(join(pkg, 'dist/server/api/ui.js'))).toBe(true);
+  });
+
   it('exports the SDK as its main export', async () => {
     writeFileSync(join(cliProject, 'sdk.mjs'), `
       import { connect, text } from 'coordkit';
