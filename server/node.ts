@@ -330,6 +330,19 @@ export class CoordNode {
     return this.driver.status();
   }
 
+  /**
+   * The sessions in this replica's applied state, for GET /sessions (the web console): each one's
+   * id, TTL and the ephemeral files it owns, at revision `rev`. Never the secrets.
+   */
+  sessions(): { rev: number; sessions: { id: string; ttlMs: number; ephemerals: string[] }[] } {
+    const store = this.driver.store;
+    const sessions = store.sessionIds().sort().map((id) => {
+      const s = store.session(id)!;
+      return { id, ttlMs: s.ttlMs, ephemerals: [...s.ephemerals].sort() };
+    });
+    return { rev: store.rev, sessions };
+  }
+
   /** What /metrics reads of this node, at scrape time. */
   stats(): NodeStats {
     const store = this.driver.store;

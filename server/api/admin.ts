@@ -18,7 +18,6 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CoordError, ErrorCode } from '../../protocol/errors.ts';
 import { secretsEqual, type CoordNode } from '../node.ts';
 import { NODE_ID as ID, PEER_URL as URL_RE } from '../peers/wire.ts';
-import type { Store } from '../store/store.ts';
 
 export interface AdminOptions {
   node: CoordNode;
@@ -68,7 +67,7 @@ export function registerAdmin(app: FastifyInstance, options: AdminOptions): void
 
   app.get('/sessions', async (req, reply) => {
     if (!authorized(req, reply)) return reply;
-    return sessionsOf(node.store);
+    return node.sessions();
   });
 
   app.post('/members', async (req, reply) => {
@@ -107,16 +106,4 @@ export function registerAdmin(app: FastifyInstance, options: AdminOptions): void
       return failed(reply, err);
     }
   });
-}
-
-/**
- * The sessions in this replica's applied state, for GET /sessions (the web console): each one's
- * id, TTL and the ephemeral files it owns, at revision `rev`. Never the secrets.
- */
-function sessionsOf(store: Store): { rev: number; sessions: { id: string; ttlMs: number; ephemerals: string[] }[] } {
-  const sessions = store.sessionIds().sort().map((id) => {
-    const s = store.session(id)!;
-    return { id, ttlMs: s.ttlMs, ephemerals: [...s.ephemerals].sort() };
-  });
-  return { rev: store.rev, sessions };
 }
