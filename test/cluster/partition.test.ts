@@ -25,7 +25,7 @@ import { connect, type CoordClient } from '../../client/index.ts';
 import { TestCluster } from '../helpers/cluster.ts';
 import type { PeerFault } from '../helpers/peer-proxy.ts';
 import {
-  expectAckedEverywhere, leaderAmong, pick, readyz, registerWork, sleep, status, until, type Acked,
+  expectAckedEverywhere, leaderAmong, pick, registerWork, sleep, status, until, type Acked,
 } from '../helpers/fault-checks.ts';
 import { checkLinearizable, type HistoryOp } from '../sim/linearizability.ts';
 
@@ -109,7 +109,7 @@ describe('network partitions between real processes', { timeout: 90_000 }, () =>
     // touch to have run out its timeout (2.5 s): none of them may have succeeded.
     await sleep(Math.max(0, tIso + 2 * ELECTION_MS + 3000 - performance.now()));
     const st = (await status(c, old))!;
-    const rz = (await readyz(c, old))!;
+    const rz = (await c.readyz(old))!;
     expect(st.role, `/status of ${old} while cut off`).not.toBe('leader');
     expect(rz.leader, `/readyz of ${old} while cut off`).toBe(false);
     expect(rz.ready, `/readyz of ${old} while cut off`).toBe(false);

@@ -108,7 +108,3 @@ export async function expectAckedEverywhere(cluster: TestCluster, acked: readonl
     }
   }
 }
-
-export async function readyz(cluster: TestCluster, id: string): Promise<{ ready: boolean; leader: boolean; rev: number } | null> {
-  return cluster.readyz(id);
-}
