@@ -12,7 +12,10 @@ export type { WatchOptions } from './watches.ts';
 export { WatchStream, type ProgressOptions, type RevisionEvents } from './watch-stream.ts';
 export * from './errors.ts';
 export * from './recipes/index.ts';
-export type { Event, GetResult, StatResult, WalkEntry, DelResult } from '../protocol/messages.ts';
+export type {
+  Event, GetResult, StatResult, WalkEntry, DelResult,
+  Access, AclAction, AclChangeResult, AclListResult, AclWhoamiResult, Grant,
+} from '../protocol/messages.ts';
 export { ErrorCode } from '../protocol/errors.ts';
 
 /** A value's UTF-8 text (null stays null). */

@@ -17,8 +17,8 @@ import type { ErrorBody } from '../protocol/errors.ts';
 import { PROTOCOL_VERSION } from '../protocol/limits.ts';
 import { utf8Bytes } from '../protocol/utf8.ts';
 import type {
-  DelResult, Event, GetResult, HelloResult, RequestBody, StatResult, TxnCondition, TxnOp,
-  WalkEntry,
+  AclAction, AclChangeResult, AclListResult, AclWhoamiResult, DelResult, Event, GetResult, HelloResult,
+  RequestBody, StatResult, TxnCondition, TxnOp, WalkEntry,
 } from '../protocol/messages.ts';
 import { backoffDelay, defaultBackoffMs, unavailableDelayMs } from './backoff.ts';
 import {
@@ -599,6 +599,19 @@ export class CoordClient {
   async txn(spec: { conds?: TxnCondition[]; ops: TxnWrite[] }, options: CallOptions = {}): Promise<number> {
     const ops: TxnOp[] = spec.ops.map((o) => (o.op === 'set' ? { ...o, value: toBytes(o.value) } : o));
     return (await this.call<{ rev: number }>({ op: 'txn', conds: spec.conds ?? [], ops }, 'write', options)).rev;
+  }
+
+  /**
+   * Access control (protocol/README.md, "Access control"): `list` and `whoami` read the rules;
+   * every other action changes them (needs the role root once they are enabled) and is applied
+   * at most once across retries, as writes are.
+   */
+  acl(request: { action: 'list' }, options?: CallOptions): Promise<AclListResult>;
+  acl(request: { action: 'whoami' }, options?: CallOptions): Promise<AclWhoamiResult>;
+  acl(request: AclAction, options?: CallOptions): Promise<AclChangeResult>;
+  acl(request: AclAction, options: CallOptions = {}): Promise<unknown> {
+    const read = request.action === 'list' || request.action === 'whoami';
+    return this.call({ op: 'acl', ...request }, read ? 'read' : 'write', options);
   }
 
   // ------------------------------------------------------------------ watches

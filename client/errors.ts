@@ -51,6 +51,7 @@ export const SessionExpiredError = errorClass(ErrorCode.SESSION_EXPIRED, 'Sessio
 export const HelloRequiredError = errorClass(ErrorCode.HELLO_REQUIRED, 'HelloRequiredError');
 export const BadVersionError = errorClass(ErrorCode.BAD_VERSION, 'BadVersionError');
 export const UnauthorizedError = errorClass(ErrorCode.UNAUTHORIZED, 'UnauthorizedError');
+export const PermissionDeniedError = errorClass(ErrorCode.PERMISSION_DENIED, 'PermissionDeniedError');
 export const UnavailableError = errorClass(ErrorCode.UNAVAILABLE, 'UnavailableError');
 export const NoSpaceError = errorClass(ErrorCode.NOSPACE, 'NoSpaceError');
 export const OutcomeUnknownError = errorClass(ErrorCode.OUTCOME_UNKNOWN, 'OutcomeUnknownError');
@@ -76,6 +77,7 @@ export const errorClasses = {
   HELLO_REQUIRED: HelloRequiredError,
   BAD_VERSION: BadVersionError,
   UNAUTHORIZED: UnauthorizedError,
+  PERMISSION_DENIED: PermissionDeniedError,
   UNAVAILABLE: UnavailableError,
   NOSPACE: NoSpaceError,
   OUTCOME_UNKNOWN: OutcomeUnknownError,

@@ -40,6 +40,12 @@ export const ErrorCode = {
   BAD_VERSION: 'BAD_VERSION',
   /** The server requires a token and the hello carried none, or the wrong one. */
   UNAUTHORIZED: 'UNAUTHORIZED',
+  /**
+   * Access control is on and this connection's token may not do this: read or write this path,
+   * watch this glob, resume that session or change the access rules. details.path or
+   * details.glob names what was refused. Retrying with the same token will not help.
+   */
+  PERMISSION_DENIED: 'PERMISSION_DENIED',
   /** The server cannot serve now (shutting down, no leader); retry elsewhere or later. */
   UNAVAILABLE: 'UNAVAILABLE',
   /**

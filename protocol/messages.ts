@@ -73,6 +73,38 @@ export interface PingRequest { op: 'ping' }
 export interface CloseRequest { op: 'close' }
 
 /**
+ * Access control (ACL): what a role grants on a path prefix. A grant on `/app` covers `/app`
+ * and everything below it (not `/apple`); `/` covers everything.
+ */
+export type Access = 'read' | 'readwrite';
+export interface Grant { prefix: string; access: Access }
+/**
+ * ACL changes (root only once access control is enabled; anyone the server takes before), and
+ * two reads: `list` (root only when enabled) and `whoami` (anyone). User and role names:
+ * 1–64 of `A-Z a-z 0-9 . _ -`. Tokens: 16–256 printable ASCII characters; the server keeps only
+ * their SHA-256. The role `root` is built in: it may do everything, including these changes.
+ */
+export type AclAction =
+  | { action: 'enable' }
+  | { action: 'disable' }
+  | { action: 'user-add'; user: string; token: string; roles?: string[] }
+  | { action: 'user-delete'; user: string }
+  | { action: 'user-token'; user: string; token: string }
+  | { action: 'user-grant'; user: string; role: string }
+  | { action: 'user-revoke'; user: string; role: string }
+  | { action: 'role-add'; role: string }
+  | { action: 'role-delete'; role: string }
+  | { action: 'role-grant'; role: string; prefix: string; access: Access }
+  | { action: 'role-revoke'; role: string; prefix: string }
+  | { action: 'list' }
+  | { action: 'whoami' };
+export type AclRequest = { op: 'acl' } & AclAction & Sequenced;
+export const aclActions: readonly AclAction['action'][] = [
+  'enable', 'disable', 'user-add', 'user-delete', 'user-token', 'user-grant', 'user-revoke',
+  'role-add', 'role-delete', 'role-grant', 'role-revoke', 'list', 'whoami',
+];
+
+/**
  * A TXN condition. By default Doozer's rule: the file's rev must be ≤ `rev` (-1: always true;
  * a missing file has rev 0). With `exact`, the file must exist and its rev be exactly `rev`:
  * "only while this file is still the one I wrote", the check a lock holder's writes need.
@@ -86,14 +118,14 @@ export interface TxnRequest extends Sequenced { op: 'txn'; conds: TxnCondition[]
 export type RequestBody =
   | HelloRequest | GetRequest | SetRequest | DelRequest | RevRequest | StatRequest
   | GetdirRequest | WalkRequest | WaitRequest | WatchRequest | CancelRequest | TxnRequest
-  | PingRequest | CloseRequest | ProgressRequest;
+  | PingRequest | CloseRequest | ProgressRequest | AclRequest;
 
 export type Op = RequestBody['op'];
 export type Request = RequestBody & { id: number };
 
 export const ops: readonly Op[] = [
   'hello', 'get', 'set', 'del', 'rev', 'stat', 'getdir', 'walk', 'wait', 'watch', 'cancel',
-  'txn', 'ping', 'close', 'progress',
+  'txn', 'ping', 'close', 'progress', 'acl',
 ];
 
 /** One change to one file, at the store revision that made it. */
@@ -133,11 +165,25 @@ export interface TxnResult { rev: number }
 /** Every event of the watch at or below `rev` was pushed before this answer. */
 export interface ProgressResult { rev: number }
 
+/** ACL `list`: whether access control is on, every user with its roles, every role's grants. */
+export interface AclListResult {
+  enabled: boolean;
+  users: { user: string; roles: string[] }[];
+  roles: { role: string; grants: Grant[] }[];
+}
+/**
+ * ACL `whoami`: who this connection's token makes it. `user` is null for the server's own token
+ * (or no token while access control is off); `root` says it may do everything.
+ */
+export interface AclWhoamiResult { enabled: boolean; user: string | null; root: boolean; grants: Grant[] }
+/** Any other ACL action: the change was applied (it consumes no revision). */
+export interface AclChangeResult { ok: true }
+
 export interface ResultByOp {
   hello: HelloResult; get: GetResult; set: WriteResult; del: DelResult; rev: RevResult;
   stat: StatResult; getdir: GetdirResult; walk: WalkResult; wait: WaitResult;
   watch: WatchResult; cancel: CancelResult; txn: TxnResult; ping: RevResult; close: RevResult;
-  progress: ProgressResult;
+  progress: ProgressResult; acl: AclListResult | AclWhoamiResult | AclChangeResult;
 }
 
 export type Response =

@@ -4,7 +4,9 @@
  */
 import { CoordError, ErrorCode } from './errors.ts';
 import { limits, PROTOCOL_VERSION } from './limits.ts';
-import { ops, type Op, type Request, type RequestBody, type TxnCondition, type TxnOp } from './messages.ts';
+import {
+  aclActions, ops, type AclAction, type Op, type Request, type RequestBody, type TxnCondition, type TxnOp,
+} from './messages.ts';
 import { describe } from './describe.ts';
 import { checkPath, globProblem, tooLong } from './path.ts';
 
@@ -171,6 +173,64 @@ function txnOps(f: Fields): TxnOp[] {
   });
 }
 
+/** User and role names: what `coord acl` prints and log lines quote, so nothing surprising. */
+const ACL_NAME = /^[A-Za-z0-9._-]{1,64}$/;
+/** Tokens: long enough not to be guessed (the server keeps their SHA-256), printable ASCII. */
+const ACL_TOKEN = /^[\x21-\x7e]{16,256}$/;
+const ACL_ROLES_MAX = 64;
+
+function aclName(f: Fields, name: 'user' | 'role'): string {
+  const v = f[name];
+  if (v === undefined || v === null) throw bad(`${name} is required`);
+  if (typeof v !== 'string' || !ACL_NAME.test(v)) {
+    throw bad(`${name} must be 1–64 characters of A-Z a-z 0-9 . _ -, got ${describe(v)}`);
+  }
+  return v;
+}
+
+function aclToken(f: Fields): string {
+  const v = f.token;
+  if (v === undefined || v === null) throw bad('token is required');
+  // The value itself is never echoed: it is a secret.
+  if (typeof v !== 'string' || !ACL_TOKEN.test(v)) {
+    throw bad('token must be 16–256 printable ASCII characters (no spaces)');
+  }
+  return v;
+}
+
+function aclBody(f: Fields): AclAction {
+  const action = f.action;
+  if (typeof action !== 'string' || !(aclActions as readonly string[]).includes(action)) {
+    throw bad(`action must be one of ${aclActions.join(', ')}; got ${describe(action)}`);
+  }
+  switch (action as AclAction['action']) {
+    case 'enable': case 'disable': case 'list': case 'whoami':
+      return { action } as AclAction;
+    case 'user-add': {
+      const roles = f.roles ?? [];
+      if (!Array.isArray(roles)) throw bad('roles must be an array of role names');
+      if (roles.length > ACL_ROLES_MAX) throw new CoordError(ErrorCode.TOO_LARGE, `over ${ACL_ROLES_MAX} roles`);
+      const names = roles.map((r) => aclName({ role: r }, 'role'));
+      return { action: 'user-add', user: aclName(f, 'user'), token: aclToken(f), ...(names.length > 0 ? { roles: names } : {}) };
+    }
+    case 'user-delete':
+      return { action: 'user-delete', user: aclName(f, 'user') };
+    case 'user-token':
+      return { action: 'user-token', user: aclName(f, 'user'), token: aclToken(f) };
+    case 'user-grant': case 'user-revoke':
+      return { action: action as 'user-grant', user: aclName(f, 'user'), role: aclName(f, 'role') };
+    case 'role-add': case 'role-delete':
+      return { action: action as 'role-add', role: aclName(f, 'role') };
+    case 'role-grant': {
+      const access = f.access;
+      if (access !== 'read' && access !== 'readwrite') throw bad(`access must be "read" or "readwrite", got ${describe(access)}`);
+      return { action: 'role-grant', role: aclName(f, 'role'), prefix: path(f, 'prefix'), access };
+    }
+    case 'role-revoke':
+      return { action: 'role-revoke', role: aclName(f, 'role'), prefix: path(f, 'prefix') };
+  }
+}
+
 /**
  * Validates a decoded frame. Throws CoordError: BAD_REQUEST for a wrong shape or argument,
  * UNKNOWN_OP, BAD_PATH, BAD_GLOB, TOO_LARGE, BAD_VERSION.
@@ -244,5 +304,7 @@ function parseBody(op: Op, f: Fields): RequestBody {
     case 'ping':
     case 'close':
       return { op };
+    case 'acl':
+      return { op, ...aclBody(f), ...sequenced(f) };
   }
 }

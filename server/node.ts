@@ -26,6 +26,7 @@ import { Forwarding } from './forwarding.ts';
 import { LeaderDuties } from './leader-duties.ts';
 import { KeepaliveBatcher } from './session/keepalives.ts';
 import { SessionTracker } from './session/tracker.ts';
+import type { AccessTable } from './store/access.ts';
 import type { Command, WriteOutcome } from './store/commands.ts';
 import type { SnapshotCapture, Store } from './store/store.ts';
 import { WatchHub } from './watch/hub.ts';
@@ -291,6 +292,11 @@ export class CoordNode {
     this.env.transport.send(leader, { kind: 'keepalive', sessions: this.keepalives.take() });
   }
 
+  /** Access control as this node has applied it (store/access.ts): read it, never change it. */
+  get access(): AccessTable {
+    return this.store.access;
+  }
+
   get store(): Store {
     return this.driver.store;
   }
@@ -501,6 +507,11 @@ export class CoordNode {
     resume?: { id: string; secret: string },
     /** Who asks (e.g. `{ remote }`), for the log line. */
     who: Record<string, unknown> = {},
+    /**
+     * The access-control user asking (commands.ts `user`), stamped on a new session; and whether
+     * it may do everything. Only the user that opened a session (or root) may resume it.
+     */
+    owner: { user?: string; unrestricted: boolean } = { unrestricted: true },
   ): Promise<SessionGrant> {
     if (resume !== undefined) {
       await this.leaderKnown();
@@ -509,6 +520,9 @@ export class CoordNode {
       if (s === undefined || !secretsEqual(s.secret, resume.secret)) {
         throw new CoordError(ErrorCode.SESSION_EXPIRED, `session ${resume.id} has expired or never existed`);
       }
+      if (!owner.unrestricted && s.user !== undefined && s.user !== owner.user) {
+        throw new CoordError(ErrorCode.PERMISSION_DENIED, `session ${resume.id} belongs to another user`);
+      }
       this.touch(s.id);
       this.log.info({ session: s.id, ttlMs: s.ttlMs, ...who }, 'session resumed');
       return { id: s.id, secret: s.secret, ttlMs: s.ttlMs, resumed: true };
@@ -516,7 +530,7 @@ export class CoordNode {
     const id = randomHex(this.env.random, 8);
     const secret = randomHex(this.env.random, 16);
     const ttl = ttlMs ?? limits.sessionTtlMsDefault;
-    const outcome = await this.propose({ t: 'open', sid: id, secret, ttlMs: ttl });
+    const outcome = await this.propose({ t: 'open', sid: id, secret, ttlMs: ttl, ...(owner.user !== undefined ? { user: owner.user } : {}) });
     if (!outcome.ok) throw new CoordError(outcome.error.code, outcome.error.message);
     this.log.debug({ session: id, ttlMs: ttl, ...who }, 'session opened');
     return { id, secret, ttlMs: ttl, resumed: false };

@@ -9,6 +9,7 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { registerAdmin } from './api/admin.ts';
 import { registerBackup } from './api/backup.ts';
 import { registerUi } from './api/ui.ts';
+import { operatorGuard } from './api/credentials.ts';
 import { registerApi } from './api/plugin.ts';
 import { CoordNode } from './node.ts';
 import type { Clock } from './clock.ts';
@@ -167,10 +168,11 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     api = await registerApi(app, { node, onFatal, token: options.token || null, requests: metrics.requests });
     const served = api;
     metrics.attach({ stats: () => node.stats(), connections: () => served.connectionCount(), peerBytes: () => peers.bytesSent() });
-    registerMetricsRoute(app, { metrics, token: options.token || null });
+    const authorized = operatorGuard(options.token || null, () => node.access);
+    registerMetricsRoute(app, { metrics, authorized });
     registerPeerRoute(app, { peers, token: options.token || null, requireClientCert: tls !== undefined && tls.clientCerts !== 'off' });
-    registerAdmin(app, { node, token: options.token || null, selfUrl: () => peers.selfUrl });
-    registerBackup(app, { node, token: options.token || null });
+    registerAdmin(app, { node, authorized, selfUrl: () => peers.selfUrl });
+    registerBackup(app, { node, authorized });
     registerUi(app);
     await app.listen({ host: options.host, port: options.port });
   } catch (err) {

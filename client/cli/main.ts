@@ -10,6 +10,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { limits } from '../../protocol/limits.ts';
 import type { CoordClient } from '../client.ts';
+import { addAclCommands } from './commands/acl.ts';
 import * as kv from './commands/kv.ts';
 import { leaderTransfer, memberAdd, memberRemove, status, useAdminTls } from './commands/cluster.ts';
 import { leader } from './commands/leader.ts';
@@ -276,6 +277,8 @@ member
   .command('remove <id>')
   .description('remove a member (the leader too: it steps down once the change is committed)')
   .action(adminAction((urls, id: string) => memberRemove(urls, id)));
+
+addAclCommands(program, clientAction);
 
 const snapshot = program.command('snapshot').description('back up the store to a file, inspect one, restore one into a new server or cluster')
   .addHelpText('after', `

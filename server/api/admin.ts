@@ -1,7 +1,7 @@
 /**
  * Cluster administration over HTTP, for `coord status`, `coord member` and `coord leader
  * transfer` (and curl): plain JSON beside the health endpoints, guarded by the cluster's token
- * when it has one (`Authorization: Bearer …`).
+ * when it has one (`Authorization: Bearer …`), or a root user's while access control is on.
  *
  *   GET  /status            this node's view: id, role, term, leader (and its url), commit,
  *                           applied, revision, membership with urls; a leader adds each member's
@@ -16,26 +16,21 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { CoordError, ErrorCode } from '../../protocol/errors.ts';
-import { secretsEqual, type CoordNode } from '../node.ts';
+import type { CoordNode } from '../node.ts';
+import type { HttpGuard } from './credentials.ts';
 import { NODE_ID as ID, PEER_URL as URL_RE } from '../peers/wire.ts';
 
 export interface AdminOptions {
   node: CoordNode;
-  token: string | null;
+  /** Lets the operator in (credentials.ts: the server's token, or a root user's while access control is on). */
+  authorized: HttpGuard;
   /** Where peers (and so the CLI) reach this node. */
   selfUrl(): string;
 }
 
 
 export function registerAdmin(app: FastifyInstance, options: AdminOptions): void {
-  const { node } = options;
-  const authorized = (req: FastifyRequest, reply: FastifyReply): boolean => {
-    if (options.token === null) return true;
-    const auth = req.headers.authorization ?? '';
-    if (auth.startsWith('Bearer ') && secretsEqual(auth.slice(7), options.token)) return true;
-    void reply.code(401).send({ error: { code: ErrorCode.UNAUTHORIZED, message: 'this server needs its token (Authorization: Bearer …)' } });
-    return false;
-  };
+  const { node, authorized } = options;
   const urlOf = (id: string | null): string | null => {
     if (id === null) return null;
     if (id === node.status().id) return options.selfUrl();

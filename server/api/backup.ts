@@ -18,22 +18,19 @@ import {
   newSnapshotHash, SNAPSHOT_FILE_MAGIC, SNAPSHOT_HTTP_PATH, SNAPSHOT_REV_HEADER, snapshotFileTrailer,
 } from '../../protocol/snapshot-file.ts';
 import { packSnapshotStream, type PackedFilesTally } from '../consensus/snapshots.ts';
-import { secretsEqual, type CoordNode } from '../node.ts';
+import type { CoordNode } from '../node.ts';
+import type { HttpGuard } from './credentials.ts';
 
 export interface BackupOptions {
   node: CoordNode;
-  token: string | null;
+  /** The operator's guard (credentials.ts), as for the admin endpoints. */
+  authorized: HttpGuard;
 }
 
 export function registerBackup(app: FastifyInstance, options: BackupOptions): void {
   const { node } = options;
   app.get(SNAPSHOT_HTTP_PATH, async (req, reply) => {
-    if (options.token !== null) {
-      const auth = req.headers.authorization ?? '';
-      if (!auth.startsWith('Bearer ') || !secretsEqual(auth.slice(7), options.token)) {
-        return reply.code(401).send({ error: { code: ErrorCode.UNAUTHORIZED, message: 'this server needs its token (Authorization: Bearer …)' } });
-      }
-    }
+    if (!options.authorized(req, reply)) return reply;
     let capture;
     try {
       capture = await node.captureForBackup();

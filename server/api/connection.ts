@@ -15,10 +15,13 @@ import { truncateUtf8 } from '../../protocol/describe.ts';
 import { CloseCode, CoordError, ErrorCode, type ErrorBody } from '../../protocol/errors.ts';
 import { limits, PROTOCOL_VERSION } from '../../protocol/limits.ts';
 import { ops, type Event, type HelloRequest, type ProgressRequest, type Request } from '../../protocol/messages.ts';
+import { compileGlob } from '../../protocol/path.ts';
 import { parseRequest, requestId } from '../../protocol/validate.ts';
 import { AssertionError } from '../assert.ts';
-import { secretsEqual, type CoordNode, type SessionGrant } from '../node.ts';
+import type { CoordNode, SessionGrant } from '../node.ts';
 import { Watch, type WatchSink } from '../watch/hub.ts';
+import { acl } from './acl.ts';
+import { credentialOf, describeWho, helloRefusal, identify, type Credential, type Who } from './credentials.ts';
 import { ProgressTimer } from './progress-timer.ts';
 import * as handlers from './handlers.ts';
 
@@ -46,6 +49,13 @@ export interface ConnectionContext {
 
 export class Connection implements WatchSink {
   private session: SessionGrant | null = null;
+  /** The token the hello carried, as access control sees it (credentials.ts). */
+  private credential: Credential = { serverToken: false, hash: null };
+  /** Who the credential makes this connection, for the access rules of `whoVersion`. */
+  private whoCache: Who | null = null;
+  private whoVersion = -1;
+  /** The access rules' version this connection's watches were last checked against. */
+  private watchesCheckedVersion = 0;
   /** The hello being answered: requests pipelined behind it wait for it. */
   private helloInFlight: Promise<unknown> | null = null;
   /** Ids of requests not yet answered (a WAIT stays here until its event). */
@@ -141,7 +151,9 @@ export class Connection implements WatchSink {
         if (result !== KEEP) this.respond(id, result);
       },
       (err) => {
-        observer?.answered(req.op, err instanceof CoordError ? err.code : ErrorCode.INTERNAL, arrived);
+        const code = err instanceof CoordError ? err.code : ErrorCode.INTERNAL;
+        observer?.answered(req.op, code, arrived);
+        if (code === ErrorCode.PERMISSION_DENIED) this.logDenied(req.op, (err as CoordError).message);
         this.respondError(id, err, true);
       },
     );
@@ -157,6 +169,15 @@ export class Connection implements WatchSink {
     const node = this.ctx.node;
     const sid = this.session.id;
     switch (req.op) {
+      case 'get': case 'stat': case 'getdir': this.authorize(req.path, false); break;
+      case 'walk': case 'wait': case 'watch': this.authorizeGlob(req.glob); break;
+      case 'set': case 'del': this.authorize(req.path, true); break;
+      case 'txn':
+        for (const c of req.conds) this.authorize(c.path, false);
+        for (const o of req.ops) this.authorize(o.path, true);
+        break;
+    }
+    switch (req.op) {
       case 'get': return this.readInOrder(req, handlers.get(node, req));
       case 'stat': return this.readInOrder(req, handlers.stat(node, req));
       case 'getdir': return this.readInOrder(req, handlers.getdir(node, req));
@@ -168,11 +189,14 @@ export class Connection implements WatchSink {
       // (partition.test.ts: a lock holder on a cut-off server would go on believing it holds the
       // lock). It then answers UNAVAILABLE, or nothing, and the SDK moves on to another server.
       case 'ping': await node.confirmSession(sid); return { rev: node.store.rev };
-      case 'set': case 'del': case 'txn':
+      case 'set': case 'del': case 'txn': case 'acl': {
         if (this.readsBeforeWrites.size > 0) await Promise.all(this.readsBeforeWrites);
-        if (req.op === 'set') return handlers.set(node, sid, req);
-        if (req.op === 'del') return handlers.del(node, sid, req);
-        return handlers.txn(node, sid, req);
+        const sender = { sid, user: this.who().stamp };
+        if (req.op === 'set') return handlers.set(node, sender, req);
+        if (req.op === 'del') return handlers.del(node, sender, req);
+        if (req.op === 'acl') return this.aclChange(req, sender);
+        return handlers.txn(node, sender, req);
+      }
       case 'wait': return this.startWatch(req.id, req.glob, req.rev, true);
       case 'watch': return this.startWatch(req.id, req.glob, req.fromRev, false, req.progressMs);
       case 'progress': return this.progress(req);
@@ -185,14 +209,17 @@ export class Connection implements WatchSink {
     if (this.session !== null || this.helloInFlight !== null) {
       throw new CoordError(ErrorCode.HELLO_REQUIRED, 'hello was already sent on this connection');
     }
-    if (this.ctx.token !== null && !secretsEqual(req.token ?? '', this.ctx.token)) {
-      const reason = req.token === undefined
-        ? 'this server requires a token in the hello'
-        : 'the token in the hello is not the one this server takes';
-      this.log.warn({ reason }, 'authentication failed');
-      throw new CoordError(ErrorCode.UNAUTHORIZED, reason);
+    const credential = credentialOf(req.token, this.ctx.token);
+    const refusal = helloRefusal(this.ctx.node.access, credential, this.ctx.token, req.token !== undefined);
+    if (refusal !== null) {
+      this.log.warn({ reason: refusal }, 'authentication failed');
+      throw new CoordError(ErrorCode.UNAUTHORIZED, refusal);
     }
-    const granting = this.ctx.node.session(req.ttlMs, req.session, { remote: this.ctx.remote });
+    this.credential = credential;
+    this.whoCache = null;
+    const who = this.who();
+    const owner = who.stamp !== undefined ? { user: who.stamp, unrestricted: who.unrestricted } : { unrestricted: who.unrestricted };
+    const granting = this.ctx.node.session(req.ttlMs, req.session, { remote: this.ctx.remote, ...(who.user !== null ? { user: who.user } : {}) }, owner);
     this.helloInFlight = granting;
     try {
       const grant = await granting;
@@ -255,6 +282,81 @@ export class Connection implements WatchSink {
     }
   }
 
+  // ------------------------------------------------------------ access control
+
+  /** Who this connection's token makes it, under the access rules as applied now. */
+  private who(): Who {
+    const access = this.ctx.node.access;
+    if (this.whoCache === null || this.whoVersion !== access.version) {
+      this.whoCache = identify(access, this.credential);
+      this.whoVersion = access.version;
+    }
+    return this.whoCache;
+  }
+
+  /** True if this connection may read `path` (write: also write it) now. */
+  private may(path: string, write: boolean): boolean {
+    const access = this.ctx.node.access;
+    if (!access.enabled) return true;
+    const who = this.who();
+    return who.unrestricted || access.permits(who.user ?? '', path, write);
+  }
+
+  /** PERMISSION_DENIED unless this connection may read `path` (write: also write it). */
+  private authorize(path: string, write: boolean): void {
+    if (this.may(path, write)) return;
+    throw new CoordError(ErrorCode.PERMISSION_DENIED, `${describeWho(this.who())} may not ${write ? 'write' : 'read'} ${path}`, { path });
+  }
+
+  /**
+   * A glob is allowed when everything it can match lies under a readable prefix: its literal
+   * prefix (the directories before the first wildcard) must be readable. So a WALK, WAIT or
+   * WATCH never returns a path its token may not read; `/**` needs a grant on `/`.
+   */
+  private authorizeGlob(glob: string): void {
+    if (!this.ctx.node.access.enabled) return;
+    const prefix = compileGlob(glob).literalPrefix;
+    if (this.may(prefix, false)) return;
+    throw new CoordError(ErrorCode.PERMISSION_DENIED,
+      `${describeWho(this.who())} may not read everything ${glob} can match (it needs read on ${prefix})`, { glob });
+  }
+
+  private async aclChange(req: Extract<Request, { op: 'acl' }>, sender: handlers.Sender): Promise<unknown> {
+    const result = await acl(this.ctx.node, handlers.origin(sender, req), this.who(), req);
+    if (req.action !== 'list' && req.action !== 'whoami') {
+      const { action, user, role, prefix, access } = req as { action: string; user?: string; role?: string; prefix?: string; access?: string };
+      this.log.info({ action, user, role, prefix, access, by: this.who().user ?? (this.credential.serverToken ? 'server token' : 'no user (access control off)'), session: this.session?.id }, 'access control changed');
+    }
+    return result;
+  }
+
+  private logDenied(op: string, reason: string): void {
+    this.log.warn({ op, user: this.who().user, reason, session: this.session?.id, remote: this.ctx.remote }, 'permission denied');
+  }
+
+  /**
+   * Once the access rules change, this connection's WAITs and WATCHes are checked again before
+   * anything more is delivered on them: one whose glob is no longer readable ends with
+   * PERMISSION_DENIED, so no event reaches a token that may no longer read it.
+   */
+  private revoked(w: Watch): boolean {
+    const access = this.ctx.node.access;
+    if (access.version === this.watchesCheckedVersion) return false;
+    this.watchesCheckedVersion = access.version;
+    for (const other of [...this.watches.values()]) {
+      if (this.may(other.glob.literalPrefix, false)) continue;
+      const error = {
+        code: ErrorCode.PERMISSION_DENIED,
+        message: `${describeWho(this.who())} may no longer read everything ${other.glob.source} can match`,
+        details: { glob: other.glob.source },
+      };
+      this.logDenied(other.once ? 'wait' : 'watch', error.message);
+      this.ctx.node.hub.remove(other, error);
+      this.end(other, error);
+    }
+    return !this.watches.has(w.id) || this.watches.get(w.id) !== w;
+  }
+
   /** Holds this connection's later writes until a linearizable read (no rev, not serializable) is answered. */
   private readInOrder<T>(req: { rev?: number; serializable?: boolean }, answer: Promise<T>): Promise<T> {
     if (req.rev === undefined && req.serializable !== true) this.readBeforeWrites(answer);
@@ -315,6 +417,7 @@ export class Connection implements WatchSink {
   // ------------------------------------------------------------ WatchSink
 
   sendEvents(w: Watch, events: Event[]): void {
+    if (this.revoked(w)) return;
     // One push per revision (a client never sees half of a transaction); the events are encoded
     // once however many watchers receive them.
     this.sendFrame(encodeWatchPush(w.id, encodedEvents(events)));
@@ -322,6 +425,7 @@ export class Connection implements WatchSink {
   }
 
   answerWait(w: Watch, events: Event[]): void {
+    if (this.revoked(w)) return;
     this.watches.delete(w.id);
     this.respond(w.id, { event: events[0], events });
   }

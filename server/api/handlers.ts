@@ -7,7 +7,7 @@ import { CoordError } from '../../protocol/errors.ts';
 import type {
   DelRequest, GetdirRequest, GetRequest, RevRequest, SetRequest, StatRequest, TxnOp, TxnRequest, WalkRequest,
 } from '../../protocol/messages.ts';
-import type { WriteOutcome } from '../store/commands.ts';
+import type { WriteOrigin, WriteOutcome } from '../store/commands.ts';
 import type { CoordNode } from '../node.ts';
 
 function unwrap(outcome: WriteOutcome): { rev: number; changed: number } {
@@ -15,36 +15,38 @@ function unwrap(outcome: WriteOutcome): { rev: number; changed: number } {
   return outcome;
 }
 
-interface Origin {
+/** Who sends a write: its session, and the access-control user to check it against (commands.ts). */
+export interface Sender {
   sid: string;
-  seq?: number;
-  seqFloor?: number;
+  user: string | undefined;
 }
 
-function origin(sid: string, req: { seq?: number; seqFloor?: number }): Origin {
-  const o: Origin = { sid };
+/** The command's WriteOrigin: the sender and the request's exactly-once numbers. */
+export function origin(sender: Sender, req: { seq?: number; seqFloor?: number }): WriteOrigin {
+  const o: WriteOrigin = { sid: sender.sid };
   if (req.seq !== undefined) o.seq = req.seq;
   if (req.seqFloor !== undefined) o.seqFloor = req.seqFloor;
+  if (sender.user !== undefined) o.user = sender.user;
   return o;
 }
 
-async function write(node: CoordNode, sid: string, req: TxnRequest | SetRequest | DelRequest, conds: TxnRequest['conds'], ops: TxnOp[]) {
-  return unwrap(await node.propose({ t: 'txn', conds, ops, ...origin(sid, req) }));
+async function write(node: CoordNode, sender: Sender, req: TxnRequest | SetRequest | DelRequest, conds: TxnRequest['conds'], ops: TxnOp[]) {
+  return unwrap(await node.propose({ t: 'txn', conds, ops, ...origin(sender, req) }));
 }
 
-export async function set(node: CoordNode, sid: string, req: SetRequest) {
+export async function set(node: CoordNode, sid: Sender, req: SetRequest) {
   const op: TxnOp = { op: 'set', path: req.path, value: req.value, rev: req.rev ?? -1 };
   if (req.ephemeral === true) op.ephemeral = true;
   const { rev } = await write(node, sid, req, [], [op]);
   return { rev };
 }
 
-export async function del(node: CoordNode, sid: string, req: DelRequest) {
+export async function del(node: CoordNode, sid: Sender, req: DelRequest) {
   const { rev, changed } = await write(node, sid, req, [], [{ op: 'del', path: req.path, rev: req.rev ?? -1 }]);
   return { rev, deleted: changed > 0 };
 }
 
-export async function txn(node: CoordNode, sid: string, req: TxnRequest) {
+export async function txn(node: CoordNode, sid: Sender, req: TxnRequest) {
   const { rev } = await write(node, sid, req, req.conds, req.ops);
   return { rev };
 }

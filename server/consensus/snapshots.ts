@@ -119,7 +119,7 @@ export function* packSnapshotStream(capture: SnapshotCapture, tally: PackedFiles
   const p = packer();
   const head: [string, unknown][] = [
     ['format', 2], ['rev', capture.rev], ['oldest', capture.oldest], ['sessions', capture.sessions],
-    ['noopTerm', capture.noopTerm], ['settings', capture.settings],
+    ['noopTerm', capture.noopTerm], ['settings', capture.settings], ['access', capture.access],
     ...(membership !== undefined ? [['membership', membership] as [string, unknown]] : []),
   ];
   // A map of head.length + 1 entries (fileChunks last, so the chunks can follow as packed).
@@ -269,7 +269,7 @@ export class Snapshotter {
         }
         const payload: SnapshotPayload = {
           format: 2, rev: capture.rev, oldest: capture.oldest, sessions: capture.sessions, noopTerm: capture.noopTerm, settings: capture.settings,
-          fileChunks, membership: meta.membership,
+          access: capture.access, fileChunks, membership: meta.membership,
         };
         const data = new Uint8Array(packer().pack(payload));
         let crc = 0;

@@ -7,18 +7,25 @@
 import { Packr } from 'msgpackr';
 import type { ErrorBody } from '../../protocol/errors.ts';
 import type { TxnCondition, TxnOp } from '../../protocol/messages.ts';
+import type { AclChange } from './access.ts';
 import type { ReplicatedSettings } from './settings.ts';
 
-/** Who sent a write, for exactly-once retries and ephemeral ownership. */
+/** Who sent a write, for exactly-once retries, ephemeral ownership and access control. */
 export interface WriteOrigin {
   sid?: string;
   seq?: number;
   seqFloor?: number;
+  /**
+   * The access-control user the sender's token names ('' for a token that names none), checked
+   * again when the write applies (access.ts). Absent for the server's own token, and whenever
+   * no user exists: a log without access control carries nothing more than before.
+   */
+  user?: string;
 }
 
 export type Command =
   | ({ t: 'txn'; conds: TxnCondition[]; ops: TxnOp[] } & WriteOrigin)
-  | { t: 'open'; sid: string; secret: string; ttlMs: number }
+  | { t: 'open'; sid: string; secret: string; ttlMs: number; user?: string }
   | { t: 'close'; sid: string }
   /**
    * The leader ended a silent session. `term` is the term of the leader that decided it: the
@@ -30,7 +37,9 @@ export type Command =
   /** A leader's no-op (the first entry of its term): `term` is that leader's term. */
   | { t: 'noop'; term?: number }
   /** New values for the cluster's replicated settings (settings.ts); no revision. */
-  | { t: 'settings'; settings: Partial<ReplicatedSettings> };
+  | { t: 'settings'; settings: Partial<ReplicatedSettings> }
+  /** A change to access control (access.ts); no revision. */
+  | ({ t: 'acl'; change: AclChange } & WriteOrigin);
 
 /**
  * What applying a write gave. `rev` is the store revision after it (the new one if the write

@@ -16,6 +16,8 @@ export interface SessionState {
   readonly results: Map<number, WriteOutcome>;
   /** Writes with a seq below this were answered and forgotten: a retry of one is refused. */
   floor: number;
+  /** The access-control user that opened it (access.ts), if any: only it (or root) may resume it. */
+  readonly user?: string;
 }
 
 export class SessionTable {
@@ -37,9 +39,9 @@ export class SessionTable {
     return this.sessions.values();
   }
 
-  open(id: string, secret: string, ttlMs: number): SessionState {
+  open(id: string, secret: string, ttlMs: number, user?: string): SessionState {
     const s: SessionState = {
-      id, secret, ttlMs, ephemerals: new Set(), results: new Map(), floor: 0,
+      id, secret, ttlMs, ephemerals: new Set(), results: new Map(), floor: 0, ...(user !== undefined ? { user } : {}),
     };
     this.sessions.set(id, s);
     return s;

@@ -15,7 +15,8 @@ import type {
 } from '../../protocol/messages.ts';
 import { compileGlob, isUnder, parentPath, type Glob } from '../../protocol/path.ts';
 import { assert, unreachable } from '../assert.ts';
-import type { Command, WriteOutcome } from './commands.ts';
+import { AccessTable, type AccessSnapshot } from './access.ts';
+import type { Command, WriteOrigin, WriteOutcome } from './commands.ts';
 import { History } from './history.ts';
 import { checkSettings, settingsFromOptions, type ReplicatedSettings } from './settings.ts';
 import { SessionTable, type SessionState } from './session-table.ts';
@@ -49,7 +50,7 @@ export interface StoreObserver {
 }
 
 export type SnapshotFile = [path: string, versions: Version[]];
-export type SnapshotSession = [id: string, secret: string, ttlMs: number, floor: number, results: [number, WriteOutcome][]];
+export type SnapshotSession = [id: string, secret: string, ttlMs: number, floor: number, results: [number, WriteOutcome][], user?: string];
 
 /**
  * Format 1 holds the files in one list; format 2 in msgpack-encoded chunks (packed over time).
@@ -66,6 +67,8 @@ export type StoreSnapshot = {
    * absent in snapshots written before there were any (a single node's: its options' values).
    */
   settings?: ReplicatedSettings | null;
+  /** Access control (access.ts); absent in snapshots from before it: none, off. */
+  access?: AccessSnapshot;
 } & ({ format: 1; files: SnapshotFile[] } | { format: 2; fileChunks: Uint8Array[] });
 
 /**
@@ -79,6 +82,7 @@ export interface SnapshotCapture {
   readonly sessions: SnapshotSession[];
   readonly noopTerm: number;
   readonly settings: ReplicatedSettings | null;
+  readonly access: AccessSnapshot;
   readonly fileCount: number;
   /** Files `from` (inclusive) to `to` (exclusive) of the capture, as at `rev`. */
   files(from: number, to: number): SnapshotFile[];
@@ -122,6 +126,7 @@ export class Store {
    * keeps the versions those need (the visible window moves on as usual).
    */
   private readonly captureFloors: number[] = [];
+  private accessTable = new AccessTable();
   observer: StoreObserver = {};
 
   constructor(private readonly options: StoreOptions) {
@@ -143,6 +148,11 @@ export class Store {
 
   get rev(): number {
     return this.revision;
+  }
+
+  /** Access control as applied so far (access.ts). Read it; only `acl` commands change it. */
+  get access(): AccessTable {
+    return this.accessTable;
   }
 
   get oldestRev(): number {
@@ -187,7 +197,7 @@ export class Store {
       case 'txn':
         return this.applyTxn(cmd);
       case 'open':
-        return this.applyOpen(cmd.sid, cmd.secret, cmd.ttlMs);
+        return this.applyOpen(cmd.sid, cmd.secret, cmd.ttlMs, cmd.user);
       case 'close':
         return this.applyEnd(cmd.sid, 'close');
       case 'expire':
@@ -199,14 +209,19 @@ export class Store {
         return { ok: true, rev: this.revision, changed: 0 };
       case 'settings':
         return this.applySettings(cmd.settings);
+      case 'acl':
+        return this.exactlyOnce(cmd, () => {
+          const refusal = this.accessTable.apply(cmd.change, cmd.user);
+          return refusal === null ? { ok: true, rev: this.revision, changed: 0 } : { ok: false, error: refusal };
+        });
       default:
         return unreachable(cmd);
     }
   }
 
-  private applyOpen(sid: string, secret: string, ttlMs: number): WriteOutcome {
+  private applyOpen(sid: string, secret: string, ttlMs: number, user: string | undefined): WriteOutcome {
     if (this.sessions.get(sid) === undefined) {
-      const s = this.sessions.open(sid, secret, ttlMs);
+      const s = this.sessions.open(sid, secret, ttlMs, user);
       this.observer.sessionOpened?.(s);
     }
     return { ok: true, rev: this.revision, changed: 0 };
@@ -236,6 +251,31 @@ export class Store {
   }
 
   private applyTxn(cmd: Extract<Command, { t: 'txn' }>): WriteOutcome {
+    return this.exactlyOnce(cmd, () => this.permitted(cmd) ?? this.write(cmd.conds, cmd.ops, cmd.sid));
+  }
+
+  /**
+   * With access control on, a write whose sender (cmd.user) may not read a condition's path or
+   * write an op's path is refused whole, against the rules as they are at this point in the log.
+   */
+  private permitted(cmd: Extract<Command, { t: 'txn' }>): WriteOutcome | null {
+    const access = this.accessTable;
+    if (!access.enabled || cmd.user === undefined) return null;
+    const who = cmd.user === '' ? 'a token that names no user' : `user ${cmd.user}`;
+    for (const c of cmd.conds) {
+      if (!access.permits(cmd.user, c.path, false)) return failure(ErrorCode.PERMISSION_DENIED, `${who} may not read ${c.path}`, { path: c.path });
+    }
+    for (const op of cmd.ops) {
+      if (!access.permits(cmd.user, op.path, true)) return failure(ErrorCode.PERMISSION_DENIED, `${who} may not write ${op.path}`, { path: op.path });
+    }
+    return null;
+  }
+
+  /**
+   * Applies a session's write at most once: a retry of a seq already applied gets the result
+   * remembered for it, and a new one's result is remembered (session-table.ts).
+   */
+  private exactlyOnce(cmd: WriteOrigin, apply: () => WriteOutcome): WriteOutcome {
     let session: SessionState | undefined;
     if (cmd.sid !== undefined) {
       session = this.sessions.get(cmd.sid);
@@ -255,7 +295,7 @@ export class Store {
         }
       }
     }
-    const outcome = this.write(cmd.conds, cmd.ops, cmd.sid);
+    const outcome = apply();
     if (session !== undefined && cmd.seq !== undefined) {
       this.sessions.remember(session, cmd.seq, cmd.seqFloor, outcome, this.replicated?.dedupeResultsPerSession ?? Infinity);
     }
@@ -552,6 +592,7 @@ export class Store {
     return {
       format: 1, rev: this.revision, oldest: this.oldest, files, sessions: this.sessionRecords(), noopTerm: this.lastNoopTerm,
       settings: this.replicated === null ? null : { ...this.replicated },
+      access: this.accessTable.toSnapshot(),
     };
   }
 
@@ -567,7 +608,11 @@ export class Store {
 
   private sessionRecords(): SnapshotSession[] {
     const sessions: SnapshotSession[] = [];
-    for (const s of this.sessions.all()) sessions.push([s.id, s.secret, s.ttlMs, s.floor, [...s.results]]);
+    for (const s of this.sessions.all()) {
+      const record: SnapshotSession = [s.id, s.secret, s.ttlMs, s.floor, [...s.results]];
+      if (s.user !== undefined) record.push(s.user);
+      sessions.push(record);
+    }
     return sessions;
   }
 
@@ -589,6 +634,7 @@ export class Store {
       sessions: this.sessionRecords(),
       noopTerm: this.lastNoopTerm,
       settings: this.replicated === null ? null : { ...this.replicated },
+      access: this.accessTable.toSnapshot(),
       fileCount: nodes.length,
       files: (from, to) => {
         assert(!finished, 'snapshot capture read after finish()');
@@ -624,6 +670,7 @@ export class Store {
     this.oldest = from.oldest;
     this.lastNoopTerm = from.lastNoopTerm;
     this.replicated = from.replicated;
+    this.accessTable = from.accessTable;
     this.observer.restored?.(fromRev);
   }
 
@@ -642,8 +689,9 @@ export class Store {
     store.lastNoopTerm = snap.noopTerm ?? 0;
     // A snapshot from before replicated settings keeps the options' values, as then.
     if (snap.settings !== undefined) store.replicated = snap.settings === null ? null : { ...snap.settings };
-    for (const [id, secret, ttlMs, floor, results] of snap.sessions) {
-      const s = store.sessions.open(id, secret, ttlMs);
+    store.accessTable = AccessTable.fromSnapshot(snap.access);
+    for (const [id, secret, ttlMs, floor, results, user] of snap.sessions) {
+      const s = store.sessions.open(id, secret, ttlMs, user);
       s.floor = floor;
       for (const [seq, r] of results) s.results.set(seq, r);
     }

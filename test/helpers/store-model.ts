@@ -130,6 +130,9 @@ export class StoreModel {
         if (cmd.settings.dedupeResultsPerSession !== undefined) this.dedupeMax = cmd.settings.dedupeResultsPerSession;
         return this.unchanged();
       }
+      case 'acl':
+        // Access control has its own model test (test/store/access.test.ts); the generators here make none.
+        throw new Error('the store model does not cover acl commands');
       case 'open':
         if (!this.sessions.has(cmd.sid)) {
           this.sessions.set(cmd.sid, { secret: cmd.secret, ttlMs: cmd.ttlMs, results: new Map(), floor: 0 });
