@@ -91,7 +91,7 @@ export class RawClient {
    * Opens a socket and says hello; returns the client and the hello result. A raw client sends
    * no pings, so unless the test asks for a TTL its session gets the longest one allowed.
    */
-  static async connect(url: string, hello: { ttlMs?: number; session?: { id: string; secret: string } } = {}): Promise<{ client: RawClient; hello: HelloResult }> {
+  static async connect(url: string, hello: { ttlMs?: number; session?: { id: string; secret: string }; token?: string } = {}): Promise<{ client: RawClient; hello: HelloResult }> {
     const client = await RawClient.open(url);
     const result = await client.call<HelloResult>({
       op: 'hello', version: PROTOCOL_VERSION, ttlMs: limits.sessionTtlMsMax, ...hello,
