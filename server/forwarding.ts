@@ -18,6 +18,7 @@ import { CoordError, ErrorCode, type ErrorBody } from '../protocol/errors.ts';
 import type { NodeId } from './consensus/core/index.ts';
 import type { PeerMessage, PeerTransport, RandomSource, Scheduler } from './consensus/env.ts';
 import type { Command, WriteOutcome } from './store/commands.ts';
+import { aclChangeProblem } from './store/access.ts';
 
 /** How long a follower waits for the leader's answer to a forwarded write. */
 export const FORWARD_TIMEOUT_MS = 10_000;
@@ -139,7 +140,7 @@ export class Forwarding {
   }
 }
 
-/** Why `cmd` is not a write a follower forwards (a client's txn or a session's open/close), or null. */
+/** Why `cmd` is not a write a follower forwards (a client's txn or acl change, a session's open/close), or null. */
 function forwardedProblem(cmd: unknown): string | null {
   const c = cmd as Record<string, unknown> | null;
   if (typeof c !== 'object' || c === null) return 'not a command';
@@ -150,6 +151,8 @@ function forwardedProblem(cmd: unknown): string | null {
       return typeof c['sid'] === 'string' && typeof c['secret'] === 'string' && typeof c['ttlMs'] === 'number' ? null : 'an open needs sid, secret, ttlMs';
     case 'close':
       return typeof c['sid'] === 'string' ? null : 'a close needs sid';
+    case 'acl':
+      return aclChangeProblem(c['change']);
     default:
       return `commands of type ${JSON.stringify(c['t'])} are not forwarded`;
   }

@@ -35,6 +35,26 @@ export interface AccessSnapshot {
   roles: [role: string, grants: [prefix: string, access: Access][]][];
 }
 
+const NAME_FIELDS: Record<AclChange['action'], string[]> = {
+  'enable': [], 'disable': [], 'user-add': ['user', 'tokenHash'], 'user-delete': ['user'],
+  'user-token': ['user', 'tokenHash'], 'user-grant': ['user', 'role'], 'user-revoke': ['user', 'role'],
+  'role-add': ['role'], 'role-delete': ['role'], 'role-grant': ['role', 'prefix', 'access'], 'role-revoke': ['role', 'prefix'],
+};
+
+/**
+ * Why `change` is not an AclChange, or null: for a change that arrives from a peer (forwarding.ts)
+ * rather than through protocol/validate.ts.
+ */
+export function aclChangeProblem(change: unknown): string | null {
+  const c = change as Record<string, unknown> | null;
+  if (typeof c !== 'object' || c === null) return 'an acl command needs a change';
+  const fields = NAME_FIELDS[c['action'] as AclChange['action']];
+  if (fields === undefined || !Object.hasOwn(NAME_FIELDS, c['action'] as string)) return `unknown acl action ${JSON.stringify(c['action'])}`;
+  for (const f of fields) if (typeof c[f] !== 'string') return `acl ${String(c['action'])} needs ${f}`;
+  if (c['roles'] !== undefined && !(Array.isArray(c['roles']) && c['roles'].every((r) => typeof r === 'string'))) return 'roles must be names';
+  return null;
+}
+
 interface User {
   tokenHash: string;
   roles: Set<string>;
@@ -133,7 +153,7 @@ export class AccessTable {
     if (this.on && by !== undefined && !this.isRoot(by)) {
       return refused(ErrorCode.PERMISSION_DENIED, `${by === '' ? 'a token that names no user' : `user ${by}`} may not change access control (it needs the role root)`);
     }
-    const problem = this.check(change);
+    const problem = aclChangeProblem(change) ?? this.check(change);
     if (problem !== null) return refused(ErrorCode.BAD_REQUEST, problem);
     this.change(change);
     this.version++;
