@@ -66,10 +66,38 @@ describe('every request', () => {
       hello: { version: PROTOCOL_VERSION }, get: { path: '/a' }, set: { path: '/a', value: '' },
       del: { path: '/a' }, rev: {}, stat: { path: '/a' }, getdir: { path: '/' }, walk: { glob: '/**' },
       wait: { glob: '/a' }, watch: { glob: '/a' }, cancel: { target: 1 }, txn: { ops: [] },
-      ping: {}, close: {}, progress: { target: 1 },
+      ping: {}, close: {}, progress: { target: 1 }, acl: { action: 'whoami' },
     };
     expect(Object.keys(minimal).sort()).toEqual([...ops].sort());
     for (const op of ops) expect(parseRequest({ id: 1, op, ...minimal[op] })).toMatchObject({ id: 1, op });
+  });
+});
+
+describe('acl', () => {
+  const acl = (extra: Record<string, unknown>) => ({ id: 3, op: 'acl', ...extra });
+  const token = 'a-token-of-16-chars';
+
+  it('takes each action with its arguments', () => {
+    expect(parseRequest(acl({ action: 'user-add', user: 'svc', token, roles: ['app'], seq: 2 })))
+      .toEqual({ id: 3, op: 'acl', action: 'user-add', user: 'svc', token, roles: ['app'], seq: 2 });
+    expect(parseRequest(acl({ action: 'role-grant', role: 'app', prefix: '/app', access: 'read' })))
+      .toEqual({ id: 3, op: 'acl', action: 'role-grant', role: 'app', prefix: '/app', access: 'read' });
+    for (const action of ['enable', 'disable', 'list', 'whoami']) expect(parseRequest(acl({ action }))).toEqual({ id: 3, op: 'acl', action });
+  });
+
+  it('refuses a bad action, name, token, prefix or access, never echoing the token', () => {
+    expect(refusal(acl({ action: 'sudo' }))).toBe(BAD_REQUEST);
+    expect(refusal(acl({ action: 'user-add', user: 'a b', token }))).toBe(BAD_REQUEST);
+    expect(refusal(acl({ action: 'user-add', user: 'x'.repeat(65), token }))).toBe(BAD_REQUEST);
+    expect(refusal(acl({ action: 'user-add', user: 'svc' }))).toBe(BAD_REQUEST);
+    expect(refusal(acl({ action: 'user-add', user: 'svc', token, roles: 'app' }))).toBe(BAD_REQUEST);
+    expect(refusal(acl({ action: 'role-grant', role: 'app', prefix: 'app', access: 'read' }))).toBe('BAD_PATH');
+    expect(refusal(acl({ action: 'role-grant', role: 'app', prefix: '/app', access: 'write' }))).toBe(BAD_REQUEST);
+    const short = 'short token!';
+    let message = '';
+    try { parseRequest(acl({ action: 'user-token', user: 'svc', token: short })); } catch (e) { message = (e as Error).message; }
+    expect(message).toMatch(/16–256 printable/);
+    expect(message).not.toContain(short);
   });
 });
 
