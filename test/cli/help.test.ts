@@ -16,7 +16,7 @@ describe('coord --help', () => {
     const commands = [...commandList.matchAll(/^ {2}([a-z]+)\b/gm)]
       .map((m) => m[1]!)
       .filter((c) => c !== 'help');
-    expect(commands).toEqual(['server', 'get', 'set', 'del', 'rev', 'stat', 'ls', 'walk', 'wait', 'watch', 'lock', 'claim', 'elect', 'leader', 'status', 'member', 'snapshot', 'register', 'members']);
+    expect(commands).toEqual(['server', 'get', 'set', 'del', 'rev', 'stat', 'ls', 'walk', 'wait', 'watch', 'lock', 'claim', 'elect', 'leader', 'status', 'member', 'acl', 'snapshot', 'register', 'members']);
 
     const helps = await Promise.all(commands.map((c) => coord([c, '--help'])));
     commands.forEach((c, i) => {
