@@ -24,6 +24,7 @@ import type { SnapshotHooks } from './consensus/snapshots.ts';
 import type { Logger } from './log.ts';
 import { Forwarding } from './forwarding.ts';
 import { LeaderDuties } from './leader-duties.ts';
+import { RefusalByRead } from './refusal-by-read.ts';
 import { KeepaliveBatcher } from './session/keepalives.ts';
 import { SessionTracker } from './session/tracker.ts';
 import type { AccessTable } from './store/access.ts';
@@ -104,6 +105,8 @@ export type NodeStatus = DriverStatus;
 
 export class CoordNode {
   readonly hub: WatchHub;
+  /** Conditional writes the leader can see will fail, answered as reads (refusal-by-read.ts). */
+  readonly refusals: RefusalByRead;
   private readonly tracker: SessionTracker;
   private readonly keepalives = new KeepaliveBatcher();
   private readonly forwarding: Forwarding;
@@ -132,12 +135,13 @@ export class CoordNode {
     this.writesInflightMax = options.writesInflightMax ?? limits.writesInflightMax;
     this.duties = new LeaderDuties(env, driver, options, this.tickMs);
     this.hub = new WatchHub(store, (fn) => env.scheduler.soon(fn));
+    this.refusals = new RefusalByRead(store, () => this.driver.readBarrier());
     this.tracker = new SessionTracker(env.clock, (cmd) => this.driver.propose(cmd), options.sessionCheckIntervalMs);
     this.forwarding = new Forwarding({
       transport: env.transport,
       scheduler: env.scheduler,
       random: env.random,
-      proposeHere: (cmd) => this.limited(() => this.driver.propose(cmd)),
+      proposeHere: (cmd) => this.limited(() => this.proposeAsLeader(cmd)),
       resendMs: Math.max(1, Math.floor(((options.electionTicks ?? ELECTION_TICKS_DEFAULT) * this.tickMs) / 2)),
     });
     for (const sid of store.sessionIds()) this.tracker.add(sid, store.session(sid)!.ttlMs);
@@ -379,9 +383,14 @@ export class CoordNode {
     return this.limited(async () => {
       await this.leaderKnown();
       const leader = this.driver.leaderId;
-      if (leader === null || leader === this.options.nodeId) return this.driver.propose(cmd);
+      if (leader === null || leader === this.options.nodeId) return this.proposeAsLeader(cmd);
       return this.forwarding.forward(leader, cmd);
     });
+  }
+
+  /** A client's write on the leader: proposed, or refused as a read (refusal-by-read.ts). */
+  private proposeAsLeader(cmd: Command): Promise<WriteOutcome> {
+    return this.refusals.propose(cmd, (c) => this.driver.propose(c));
   }
 
   /**

@@ -272,6 +272,27 @@ export class Store {
   }
 
   /**
+   * The REV_MISMATCH that applying `cmd` now would answer, when that is what it would answer
+   * (not a session's end, a remembered retry, an access refusal or another error first); else
+   * null. Changes nothing: the leader answers such a write as a read (refusal-by-read.ts).
+   */
+  revMismatchNow(cmd: Extract<Command, { t: 'txn' }>): ErrorBody | null {
+    if (cmd.sid !== undefined) {
+      const s = this.sessions.get(cmd.sid);
+      if (s === undefined) return null;
+      if (cmd.seq !== undefined && (s.results.has(cmd.seq) || cmd.seq < s.floor)) return null;
+    }
+    if (this.permitted(cmd) !== null) return null;
+    for (const c of cmd.conds) {
+      const fileRev = this.fileRevNow(c.path);
+      const holds = c.exact === true ? fileRev === c.rev : c.rev === -1 || c.rev >= fileRev;
+      if (!holds) return (mismatch(c.path, c.rev, fileRev, c.exact === true) as { error: ErrorBody }).error;
+    }
+    const planned = this.plan(cmd.ops, cmd.sid);
+    return !Array.isArray(planned) && !planned.ok && planned.error.code === ErrorCode.REV_MISMATCH ? planned.error : null;
+  }
+
+  /**
    * Applies a session's write at most once: a retry of a seq already applied gets the result
    * remembered for it, and a new one's result is remembered (session-table.ts).
    */

@@ -21,6 +21,12 @@
  *   committed late, ends the session anyway).
  * - stale-read (an extra): the read barrier is skipped, so a node answers from its store as it
  *   is (the 2014 etcd and Consul bug Jepsen found).
+ * - refuse-without-barrier: a conditional write the leader's store refuses is answered as a read
+ *   without the read barrier (server/refusal-by-read.ts), so a deposed leader refuses on old state.
+ * - refuse-past-in-flight: the same, without waiting for writes in flight to its paths, so a
+ *   client's compare-and-set is refused against the state before its own earlier write.
+ * - refuse-a-retry: the early refusal does not look for the session's remembered result, so a
+ *   retried write that succeeded is answered REV_MISMATCH (its own write moved the rev).
  * - settings-from-flags (an extra): each founder's store takes its history window from its own
  *   flags instead of waiting for the log's (server/store/settings.ts).
  */
@@ -33,6 +39,7 @@ import { EntryType, type Entry } from '../../server/consensus/core/types.ts';
 import { RaftDriver } from '../../server/consensus/driver.ts';
 import { Proposals } from '../../server/consensus/proposals.ts';
 import type { Command } from '../../server/store/commands.ts';
+import { RefusalByRead } from '../../server/refusal-by-read.ts';
 import { Store } from '../../server/store/store.ts';
 import { patchMethod } from './probes.ts';
 
@@ -127,6 +134,28 @@ export const mutations: Mutation[] = [
     what: 'reads skip the read-index barrier and answer from the local store',
     install: () => patchMethod(RaftDriver.prototype, 'readBarrier', () => function (): Promise<void> {
       return Promise.resolve();
+    } as never),
+  },
+  {
+    name: 'refuse-without-barrier',
+    what: 'a conditional write is refused as a read without the read barrier',
+    install: () => patchMethod(RefusalByRead.prototype, 'confirm', () => function (): Promise<void> {
+      return Promise.resolve();
+    } as never),
+  },
+  {
+    name: 'refuse-past-in-flight',
+    what: 'a conditional write is refused as a read while a write to its path is in flight',
+    install: () => patchMethod(RefusalByRead.prototype, 'anyInFlight', () => function (): boolean {
+      return false;
+    } as never),
+  },
+  {
+    name: 'refuse-a-retry',
+    what: "the early refusal ignores the session's remembered result for a retried seq",
+    install: () => patchMethod(Store.prototype, 'revMismatchNow', (original) => function (this: Any, cmd: Any) {
+      const { sid: _sid, seq: _seq, seqFloor: _floor, ...rest } = cmd;
+      return (original as (this: Any, c: Any) => unknown).call(this, rest);
     } as never),
   },
   {

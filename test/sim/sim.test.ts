@@ -32,8 +32,11 @@ const MUTATION_SEEDS: { mutation: string; seed: number }[] = [
   { mutation: 'ignore-higher-term', seed: 1 },
   { mutation: 'skip-log-matching', seed: 58 },
   { mutation: 'apply-local-command', seed: 8 },
-  { mutation: 'stale-expire', seed: 444 },
-  { mutation: 'stale-read', seed: 1 },
+  { mutation: 'stale-expire', seed: 2970 },
+  { mutation: 'stale-read', seed: 2 },
+  { mutation: 'refuse-without-barrier', seed: 5 },
+  { mutation: 'refuse-past-in-flight', seed: 677 },
+  { mutation: 'refuse-a-retry', seed: 9 },
   { mutation: 'settings-from-flags', seed: 2 },
 ];
 
