@@ -86,6 +86,8 @@ export interface NodeStats {
   watches: number;
   /** Watches ended with SLOW_CONSUMER. */
   slowConsumersEnded: number;
+  /** Conditional writes answered REV_MISMATCH as reads, without a log entry (refusal-by-read.ts). */
+  writesRefusedAsReads: number;
   /** The oldest revision whose events are kept (a WAIT or WATCH may start there). */
   historyOldestRev: number;
   /** Bytes of paths and values in the kept history. */
@@ -367,6 +369,7 @@ export class CoordNode {
       sessions: store.sessionCount,
       watches: this.hub.liveCount + this.hub.laggingCount,
       slowConsumersEnded: this.hub.slowEnded,
+      writesRefusedAsReads: this.refusals.refusedEarly,
       historyOldestRev: store.oldestKeptRev,
       historyBytes: store.historyBytes,
       rev: store.rev,

@@ -113,6 +113,7 @@ export class ServerMetrics {
     gauge('coord_raft_commit_index', 'The highest log index this node knows is committed.', (s) => s.commit);
     gauge('coord_raft_applied_index', 'The highest log index this node has applied to its store.', (s) => s.applied);
     gauge('coord_raft_proposals_pending', 'Writes proposed on this node (as leader) and not yet applied.', (s) => s.proposalsPending);
+    total('coord_writes_refused_as_reads_total', 'Conditional writes this node, leading, answered REV_MISMATCH as a read, with no log entry.', (s) => s.writesRefusedAsReads);
     gauge('coord_store_revision', 'The store revision this node has applied.', (s) => s.rev);
     gauge('coord_sessions', 'Client sessions open in the cluster (every node keeps the list).', (s) => s.sessions);
     gauge('coord_watches', 'WAITs and WATCHes open on this node.', (s) => s.watches);
@@ -193,5 +194,5 @@ export class ServerMetrics {
 
 const EMPTY_STATS: NodeStats = {
   term: 0, isLeader: false, commit: 0, applied: 0, leaderChanges: 0, proposalsPending: 0, sessions: 0, watches: 0,
-  slowConsumersEnded: 0, historyOldestRev: 0, historyBytes: 0, rev: 0,
+  slowConsumersEnded: 0, writesRefusedAsReads: 0, historyOldestRev: 0, historyBytes: 0, rev: 0,
 };

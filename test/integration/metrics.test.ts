@@ -63,6 +63,7 @@ export const COORD_FAMILIES: Record<string, string> = {
   coord_sessions: 'gauge',
   coord_watches: 'gauge',
   coord_watch_slow_consumers_total: 'counter',
+  coord_writes_refused_as_reads_total: 'counter',
   coord_history_oldest_revision: 'gauge',
   coord_history_bytes: 'gauge',
   coord_connections: 'gauge',
