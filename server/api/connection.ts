@@ -251,7 +251,10 @@ export class Connection implements WatchSink {
     let started = (): void => {};
     if (fromRev === undefined) this.readBeforeWrites(new Promise<void>((resolve) => (started = resolve)));
     try {
-      await this.ctx.node.readAt(undefined);
+      // "From now" needs now: a read barrier, as for a linearizable read. From a revision the
+      // client names, the events are the same whenever the watch starts (the hub waits for a
+      // revision not yet applied here), so no round trip to the leader is needed.
+      if (fromRev === undefined) await this.ctx.node.readAt(undefined);
       // The connection may have closed while the barrier was awaited (with a cluster, that is
       // a round trip): registering the watch now would leak it.
       if (this.closed) {
