@@ -33,9 +33,17 @@ import type { Scheduler } from './env.ts';
 import type { StorageLog } from './storage-log.ts';
 
 const packOptions = { useRecords: false, mapsAsObjects: true, moreTypes: false } as const;
-// A Packr keeps the largest buffer it ever packed into for reuse: one per snapshot, so the
-// tens of MiB a snapshot takes are garbage once it is written.
 const packer = () => new Packr(packOptions);
+
+/**
+ * msgpackr packs into one buffer shared by every Packr of the process, grown to fit the largest
+ * thing packed and kept: after a whole snapshot that is tens of MiB held for ever (and every
+ * command encoded afterwards a view into it). Once a big pack's bytes are copied out, packing
+ * starts again in a fresh small buffer and the big one becomes garbage.
+ */
+function releasePackBuffer(): void {
+  new Packr(packOptions).useBuffer(new Uint8Array(0x1000));
+}
 /** Files packed per turn of the event loop while a snapshot is taken. */
 const SNAPSHOT_FILES_PER_TURN = 2000;
 const CRC_BYTES_PER_TURN = 1 << 20;
@@ -50,7 +58,9 @@ export type SnapshotPayload = StoreSnapshot & { membership?: Membership };
 /** The bytes of a snapshot of `store` as it is now (small stores: the bootstrap's empty one). */
 export function encodeSnapshot(store: Store, membership: Membership): Uint8Array {
   const payload: SnapshotPayload = { ...store.toSnapshot(), membership };
-  return new Uint8Array(packer().pack(payload));
+  const bytes = new Uint8Array(packer().pack(payload));
+  releasePackBuffer();
+  return bytes;
 }
 
 /** Reads a snapshot's bytes into `store` (replacing its state); returns the membership, if any. */
@@ -71,7 +81,9 @@ export function storeFromSnapshot(data: Uint8Array, options: StoreOptions): { st
 /** A snapshot's bytes with their membership replaced (a restored backup's new cluster). */
 export function withMembership(data: Uint8Array, membership: Membership): Uint8Array {
   const payload = packer().unpack(data) as SnapshotPayload;
-  return new Uint8Array(packer().pack({ ...payload, membership }));
+  const bytes = new Uint8Array(packer().pack({ ...payload, membership }));
+  releasePackBuffer();
+  return bytes;
 }
 
 /** The membership a snapshot's bytes hold, without building the store. */
@@ -272,6 +284,7 @@ export class Snapshotter {
           access: capture.access, fileChunks, membership: meta.membership,
         };
         const data = new Uint8Array(packer().pack(payload));
+        releasePackBuffer();
         let crc = 0;
         for (let at = 0; at < data.byteLength; at += CRC_BYTES_PER_TURN) {
           crc = crc32(data.subarray(at, at + CRC_BYTES_PER_TURN), crc);

@@ -52,7 +52,10 @@ export type WriteOutcome =
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
 
 export function encodeCommand(cmd: Command): Uint8Array {
-  return packr.pack(cmd);
+  // A copy of its own: msgpackr packs into a shared buffer of 4 MiB or more, of which the bytes
+  // returned are a view, and the log's tail cache would keep a whole buffer alive for each
+  // entry it holds from it.
+  return new Uint8Array(packr.pack(cmd));
 }
 
 export function decodeCommand(bytes: Uint8Array): Command {

@@ -334,17 +334,16 @@ export class Store {
     if (!Array.isArray(planned)) return planned;
     if (planned.length === 0) return { ok: true, rev: this.revision, changed: 0 };
     const rev = this.revision + 1;
-    const events: Event[] = [];
-    for (const op of planned) {
+    // map, not push: the history keeps this array, and an array grown by push reserves 17 slots.
+    const events = planned.map((op): Event => {
       if (op.op === 'set') {
         const owner = op.ephemeral === true ? sid! : null;
         this.writeFile(this.tree.findOrCreate(op.path), { rev, value: op.value, owner });
-        events.push({ path: op.path, rev, kind: 'set', value: op.value });
-      } else {
-        this.writeFile(this.tree.find(op.path)!, { rev, value: null, owner: null });
-        events.push({ path: op.path, rev, kind: 'delete' });
+        return { path: op.path, rev, kind: 'set', value: op.value };
       }
-    }
+      this.writeFile(this.tree.find(op.path)!, { rev, value: null, owner: null });
+      return { path: op.path, rev, kind: 'delete' };
+    });
     if (events.length > 1) events.sort((a, b) => (a.path < b.path ? -1 : 1));
     this.commitRevision(rev, events);
     return { ok: true, rev, changed: events.length };

@@ -174,7 +174,9 @@ export class Tree {
     assert(last === undefined || last.rev < version.rev, `write at ${node.path}: rev must rise`);
     const wasLive = node.isFileNow();
     const isLive = version.value !== null;
-    node.versions.push(version);
+    // A file's first version gets an array of its own size (push would reserve 17 slots).
+    if (node.versions.length === 0) node.versions = [version];
+    else node.versions.push(version);
     if (wasLive === isLive) return;
     const delta = isLive ? 1 : -1;
     for (let n: TreeNode | null = node; n !== null; n = n.parent) {
