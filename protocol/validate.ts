@@ -130,9 +130,14 @@ function sequenced(f: Fields): { seq?: number; seqFloor?: number } {
   return omitUndefined({ seq, seqFloor });
 }
 
+/**
+ * `o` without its undefined fields, as a new object: deleting them instead would turn every
+ * request object into a slow dictionary-mode object for the rest of its life.
+ */
 function omitUndefined<T extends object>(o: T): T {
-  for (const k of Object.keys(o) as (keyof T)[]) if (o[k] === undefined) delete o[k];
-  return o;
+  const out = {} as T;
+  for (const k in o) if (o[k] !== undefined) out[k] = o[k];
+  return out;
 }
 
 function txnConds(f: Fields): TxnCondition[] {
