@@ -42,7 +42,8 @@ const packer = () => new Packr(packOptions);
  * starts again in a fresh small buffer and the big one becomes garbage.
  */
 function releasePackBuffer(): void {
-  new Packr(packOptions).useBuffer(new Uint8Array(0x1000));
+  // A Buffer, as msgpackr allocates its own in Node: it writes strings with Buffer's utf8Write.
+  new Packr(packOptions).useBuffer(Buffer.allocUnsafeSlow(0x1000));
 }
 /** Files packed per turn of the event loop while a snapshot is taken. */
 const SNAPSHOT_FILES_PER_TURN = 2000;
