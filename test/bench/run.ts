@@ -14,6 +14,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { connect, type CoordClient } from '../../client/index.ts';
 import { formatTable, machineInfo, medianRow, rowOf, writeJson, type RunOutcome } from './report.ts';
+import { formatTargets } from './targets.ts';
 import { startBenchCluster, startBenchServer, stopAllServers, type BenchServer } from './server.ts';
 import type { BenchContext, Workload, WorkloadResult } from './types.ts';
 import { cas } from './workloads/cas.ts';
@@ -216,6 +217,8 @@ async function main(): Promise<void> {
   const title = opts.runs > 1 ? `medians of ${opts.runs} runs` : 'one run';
   process.stdout.write(`\ncoord bench (${title}; ${machine.cpuCount} × ${machine.cpuModel}, node ${machine.node}; ` +
     `server and load generator share the machine)\n\n${formatTable(rows)}\n\n`);
+  const targets = formatTargets(rows, opts.cluster > 1);
+  if (targets !== '') process.stdout.write(`${targets}\n`);
   writeJson(opts.json, {
     machine,
     options: {
