@@ -14,7 +14,6 @@
 import type { TxnCondition } from '../../protocol/messages.ts';
 import { checkPath } from '../../protocol/path.ts';
 import type { CoordClient, Value } from '../client.ts';
-import { TooLateError } from '../errors.ts';
 import { claimWrite, deadlineSignal, heldClaim } from './signals.ts';
 
 export interface Lock {
@@ -58,29 +57,15 @@ async function createContender(client: CoordClient, path: string, info: Value, s
 
 /**
  * Where a contender stands: 'held' (lowest rev), 'gone' (its file vanished: the session ended),
- * or the contender just before it and the revision the listing was read at. `rev`: list the
- * contenders as they were at that revision (the one whose event woke us), which any server
- * answers without a round trip to the leader; what changed since can only be newer contenders
- * queueing behind us, or our own file going, which `lost` reports.
+ * or the contender just before it and the revision the listing was read at.
  */
-async function standing(client: CoordClient, path: string, key: string, token: number, signal?: AbortSignal, rev?: number) {
-  const { files, at } = await listAt(client, `${path}/*`, signal, rev);
+async function standing(client: CoordClient, path: string, key: string, token: number, signal?: AbortSignal) {
+  const { files, at } = await client.walk(`${path}/*`, { signal });
   const mine = files.find((f) => f.path === key);
   if (mine === undefined || mine.rev !== token) return { state: 'gone' as const };
   let before: { path: string; rev: number } | undefined;
   for (const f of files) if (f.rev < token && (before === undefined || f.rev > before.rev)) before = f;
   return before === undefined ? { state: 'held' as const } : { state: 'waiting' as const, before, at };
-}
-
-async function listAt(client: CoordClient, glob: string, signal: AbortSignal | undefined, rev: number | undefined) {
-  if (rev === undefined) return client.walk(glob, { signal });
-  try {
-    return await client.walk(glob, { signal, rev });
-  } catch (err) {
-    // The revision left the history already (a tiny window): list it as it is now.
-    if (err instanceof TooLateError) return client.walk(glob, { signal });
-    throw err;
-  }
 }
 
 function held(client: CoordClient, path: string, key: string, token: number): Lock {
@@ -94,12 +79,11 @@ export async function lock(client: CoordClient, path: string, options: LockOptio
   for (;;) {
     const { key, token } = await createContender(client, path, options.info ?? '', signal);
     try {
-      let woke: number | undefined;
       for (;;) {
-        const s = await standing(client, path, key, token, signal, woke);
+        const s = await standing(client, path, key, token, signal);
         if (s.state === 'held') return held(client, path, key, token);
         if (s.state === 'gone') break; // the session expired while we waited: queue again
-        woke = (await client.wait(s.before.path, { rev: s.at + 1, signal })).rev;
+        await client.wait(s.before.path, { rev: s.at + 1, signal });
       }
     } catch (err) {
       await client.del(key, { rev: token }).catch(() => {});
