@@ -354,6 +354,7 @@ export class Store {
    * ops that change something (a DEL of a missing file does not), or the first refusal.
    */
   private plan(ops: TxnOp[], sid: string | undefined): TxnOp[] | WriteOutcome {
+    if (ops.length === 1) return this.planOne(ops[0]!, sid);
     const fileAfter = new Map<string, boolean>();
     const deltaBelow = new Map<string, number>();
     const isFile = (p: string): boolean => fileAfter.get(p) ?? this.tree.find(p)?.isFileNow() ?? false;
@@ -397,6 +398,26 @@ export class Store {
       }
     }
     return effective;
+  }
+
+  /** plan() for a single op (most writes): the same checks, in the same order, with one lookup. */
+  private planOne(op: TxnOp, sid: string | undefined): TxnOp[] | WriteOutcome {
+    const p = op.path;
+    const { node, fileAncestor } = this.tree.lookup(p);
+    if (fileAncestor !== undefined) {
+      return failure(ErrorCode.NOTDIR, `${fileAncestor.path} is a file, so ${p} cannot exist`, { path: fileAncestor.path });
+    }
+    const isFile = node !== undefined && node.isFileNow();
+    if (p === '/' || (node !== undefined && node.liveFiles - (isFile ? 1 : 0) > 0)) {
+      return failure(ErrorCode.ISDIR, `${p} is a directory`, { path: p });
+    }
+    const fileRev = isFile ? node.current!.rev : 0;
+    if (op.rev !== undefined && op.rev !== -1 && op.rev < fileRev) return mismatch(p, op.rev, fileRev);
+    if (op.op === 'set') {
+      if (op.ephemeral === true && sid === undefined) return failure(ErrorCode.BAD_REQUEST, `ephemeral ${p} needs a session`);
+      return [op];
+    }
+    return isFile ? [op] : [];
   }
 
   /** Writes a version, moving ephemeral ownership from the old owner to the new one. */

@@ -18,12 +18,16 @@ export interface Version {
   owner: string | null;
 }
 
+/** Shared empty lists: most nodes are leaves that never list a child, and directories hold no versions. */
+const NO_NAMES: string[] = Object.freeze([]) as unknown as string[];
+const NO_VERSIONS: Version[] = Object.freeze([]) as unknown as Version[];
+
 export class TreeNode {
   readonly name: string;
   readonly path: string;
   readonly parent: TreeNode | null;
   /** File versions in ascending rev; the last one is the current state. */
-  versions: Version[] = [];
+  versions: Version[] = NO_VERSIONS;
   /** Children, including those kept only for history. */
   children: Map<string, TreeNode> | null = null;
   /** Live files in this subtree now, this node included. */
@@ -33,7 +37,7 @@ export class TreeNode {
    * these: a directory that saw much churn (a lock's contenders) keeps its dead children for
    * history, and must not cost every current read a visit to each.
    */
-  readonly liveNames: string[] = [];
+  liveNames: string[] = NO_NAMES;
   private sortedNamesCache: string[] | null = null;
 
   constructor(name: string, path: string, parent: TreeNode | null) {
@@ -160,6 +164,24 @@ export class Tree {
     return undefined;
   }
 
+  /**
+   * The node at `path` (undefined if missing) and the nearest ancestor that is a file now, if
+   * any: one walk down instead of a lookup per ancestor.
+   */
+  lookup(path: string): { node: TreeNode | undefined; fileAncestor: TreeNode | undefined } {
+    let node: TreeNode | undefined = this.root;
+    let fileAncestor: TreeNode | undefined;
+    let start = 1;
+    while (node !== undefined && path !== '/') {
+      if (node.parent !== null && node.isFileNow()) fileAncestor = node;
+      const end = path.indexOf('/', start);
+      node = node.children?.get(end < 0 ? path.slice(start) : path.slice(start, end));
+      if (end < 0) break;
+      start = end + 1;
+    }
+    return { node, fileAncestor };
+  }
+
   /** The node at `path`, created (with its ancestors) if it is missing. */
   findOrCreate(path: string): TreeNode {
     let node = this.root;
@@ -184,7 +206,10 @@ export class Tree {
       assert(n.liveFiles >= 0, `liveFiles went negative at ${n.path}`);
       if (n.parent === null) continue;
       // A child turns live (0 → 1) or dead (1 → 0): its parent's live index follows.
-      if (delta > 0 && n.liveFiles === 1) insertSorted(n.parent.liveNames, n.name);
+      if (delta > 0 && n.liveFiles === 1) {
+        if (n.parent.liveNames === NO_NAMES) n.parent.liveNames = [n.name];
+        else insertSorted(n.parent.liveNames, n.name);
+      }
       if (delta < 0 && n.liveFiles === 0) removeSorted(n.parent.liveNames, n.name);
     }
   }
