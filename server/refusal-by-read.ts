@@ -39,8 +39,9 @@ export class RefusalByRead {
   async propose(cmd: Command, propose: (cmd: Command) => Promise<WriteOutcome>): Promise<WriteOutcome> {
     if (cmd.t !== 'txn') return propose(cmd);
     const paths = pathsOf(cmd);
-    const waitFor = this.heldFor(paths);
-    if (waitFor !== null) await waitFor;
+    // Again after each wait: a write that waited beside this one, and arrived before it, may
+    // have become the one held.
+    for (let waitFor = this.heldFor(paths); waitFor !== null; waitFor = this.heldFor(paths)) await waitFor;
     if (!isConditional(cmd) || this.anyInFlight(paths) || this.store.revMismatchNow(cmd) === null) {
       return this.track(paths, () => propose(cmd));
     }
