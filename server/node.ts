@@ -532,7 +532,7 @@ export class CoordNode {
       if (s === undefined || !secretsEqual(s.secret, resume.secret)) {
         throw new CoordError(ErrorCode.SESSION_EXPIRED, `session ${resume.id} has expired or never existed`);
       }
-      if (!owner.unrestricted && s.user !== undefined && s.user !== owner.user) {
+      if (!owner.unrestricted && s.user !== owner.user) {
         throw new CoordError(ErrorCode.PERMISSION_DENIED, `session ${resume.id} belongs to another user`);
       }
       this.touch(s.id);

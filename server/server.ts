@@ -165,12 +165,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     // listen first: its peers elect a leader through this listener.
     if (!node.hasPeers) await node.whenReady();
     if (tls?.clientCerts === 'request') refuseUntrustedClientCerts(app);
-    api = await registerApi(app, { node, onFatal, token: options.token || null, requests: metrics.requests });
+    const peersGuarded = Boolean(options.token) || (tls !== undefined && tls.clientCerts !== 'off' && tls.ca !== undefined);
+    api = await registerApi(app, { node, onFatal, token: options.token || null, peersGuarded, requests: metrics.requests });
     const served = api;
     metrics.attach({ stats: () => node.stats(), connections: () => served.connectionCount(), peerBytes: () => peers.bytesSent() });
     const authorized = operatorGuard(options.token || null, () => node.access);
     registerMetricsRoute(app, { metrics, authorized });
-    registerPeerRoute(app, { peers, token: options.token || null, requireClientCert: tls !== undefined && tls.clientCerts !== 'off' });
+    registerPeerRoute(app, { peers, token: options.token || null, requireClientCert: tls !== undefined && tls.clientCerts !== 'off', guarded: peersGuarded, access: () => node.access });
     registerAdmin(app, { node, authorized, selfUrl: () => peers.selfUrl });
     registerBackup(app, { node, authorized });
     registerUi(app);

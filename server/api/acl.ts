@@ -10,7 +10,7 @@ import type { AclChange } from '../store/access.ts';
 import type { WriteOrigin } from '../store/commands.ts';
 import { describeWho, tokenHash, type Who } from './credentials.ts';
 
-export async function acl(node: CoordNode, origin: WriteOrigin, who: Who, req: AclRequest): Promise<unknown> {
+export async function acl(node: CoordNode, origin: WriteOrigin, who: Who, req: AclRequest, peersGuarded: boolean): Promise<unknown> {
   if (req.action === 'whoami') {
     await node.readAt(undefined);
     return whoami(node, who);
@@ -22,6 +22,10 @@ export async function acl(node: CoordNode, origin: WriteOrigin, who: Who, req: A
   if (req.action === 'list') {
     await node.readAt(undefined);
     return node.access.list();
+  }
+  if (req.action === 'enable' && !peersGuarded) {
+    throw new CoordError(ErrorCode.BAD_REQUEST, 'access control needs the servers started with a token (--token or COORD_TOKEN) or with mutual TLS (--tls-ca): '
+      + 'without one, anyone who reaches the port could open a peer link and send commands past the rules');
   }
   const outcome = await node.propose({ t: 'acl', change: toChange(req), ...origin });
   if (!outcome.ok) throw new CoordError(outcome.error.code, outcome.error.message, outcome.error.details);

@@ -43,6 +43,11 @@ export interface ConnectionContext {
   token: string | null;
   /** The client's address, for log lines. */
   remote: string | undefined;
+  /**
+   * True when this server's peer port takes only its own cluster (a token, or mutual TLS):
+   * access control is refused otherwise, as a peer link could forward any command past it.
+   */
+  peersGuarded: boolean;
   onFatal(err: unknown): void;
   requests?: RequestObserver;
 }
@@ -124,7 +129,7 @@ export class Connection implements WatchSink {
     if (id === null) {
       return this.closeForViolation(CloseCode.PROTOCOL_ERROR, 'each message must be a map with a non-negative integer id');
     }
-    if (this.session !== null) this.ctx.node.touch(this.session.id);
+    if (this.session !== null && this.mayKeepAlive()) this.ctx.node.touch(this.session.id);
     if (this.inflight.has(id) || this.watches.has(id)) {
       // An answer under this id could not be told from the first request's: a client bug.
       return this.closeForViolation(CloseCode.PROTOCOL_ERROR, `request id ${id} is already in flight`);
@@ -168,6 +173,9 @@ export class Connection implements WatchSink {
     }
     const node = this.ctx.node;
     const sid = this.session.id;
+    if (req.op !== 'close' && !this.mayKeepAlive()) {
+      throw new CoordError(ErrorCode.PERMISSION_DENIED, 'access control is on and this connection\'s token names no user (any more): it may only close its session');
+    }
     switch (req.op) {
       case 'get': case 'stat': case 'getdir': this.authorize(req.path, false); break;
       case 'walk': case 'wait': case 'watch': this.authorizeGlob(req.glob); break;
@@ -178,10 +186,10 @@ export class Connection implements WatchSink {
         break;
     }
     switch (req.op) {
-      case 'get': return this.readInOrder(req, handlers.get(node, req));
-      case 'stat': return this.readInOrder(req, handlers.stat(node, req));
-      case 'getdir': return this.readInOrder(req, handlers.getdir(node, req));
-      case 'walk': return this.readInOrder(req, handlers.walk(node, req));
+      case 'get': return this.readInOrder(req, handlers.get(node, req, () => this.authorize(req.path, false)));
+      case 'stat': return this.readInOrder(req, handlers.stat(node, req, () => this.authorize(req.path, false)));
+      case 'getdir': return this.readInOrder(req, handlers.getdir(node, req, () => this.authorize(req.path, false)));
+      case 'walk': return this.readInOrder(req, handlers.walk(node, req, () => this.authorizeGlob(req.glob)));
       case 'rev': return this.readInOrder(req, handlers.rev(node, req));
       // A ping is answered only once the leader has had the session's keepalive and confirmed
       // (read-index) that it still leads and this node reaches it: a server cut off from the
@@ -262,6 +270,8 @@ export class Connection implements WatchSink {
         return KEEP;
       }
       if (this.cancelledEarly.delete(id)) throw new CoordError(ErrorCode.CANCELLED, 'cancelled by the client');
+      // Again, as of now: the rules may have changed, or come in, while the barrier was awaited.
+      this.authorizeGlob(glob);
       const from = Math.max(1, fromRev ?? this.ctx.node.store.rev + 1);
       if (once) {
         hub.wait(w, from);
@@ -297,6 +307,17 @@ export class Connection implements WatchSink {
     return this.whoCache;
   }
 
+  /**
+   * False once access control is on and this connection's token names nobody (never did, or its
+   * user was deleted or given a new token): its frames then keep no session alive, and it may only
+   * close its session, so a revoked holder's locks go when its TTL runs out.
+   */
+  private mayKeepAlive(): boolean {
+    if (!this.ctx.node.access.enabled) return true;
+    const who = this.who();
+    return who.unrestricted || who.user !== null;
+  }
+
   /** True if this connection may read `path` (write: also write it) now. */
   private may(path: string, write: boolean): boolean {
     const access = this.ctx.node.access;
@@ -325,10 +346,13 @@ export class Connection implements WatchSink {
   }
 
   private async aclChange(req: Extract<Request, { op: 'acl' }>, sender: handlers.Sender): Promise<unknown> {
-    const result = await acl(this.ctx.node, handlers.origin(sender, req), this.who(), req);
+    // Who asked, as they were before the change (it may delete or re-token the sender).
+    const who = this.who();
+    const by = who.user ?? (this.credential.serverToken ? 'server token' : 'no user (access control off)');
+    const result = await acl(this.ctx.node, handlers.origin(sender, req), who, req, this.ctx.peersGuarded);
     if (req.action !== 'list' && req.action !== 'whoami') {
-      const { action, user, role, prefix, access } = req as { action: string; user?: string; role?: string; prefix?: string; access?: string };
-      this.log.info({ action, user, role, prefix, access, by: this.who().user ?? (this.credential.serverToken ? 'server token' : 'no user (access control off)'), session: this.session?.id }, 'access control changed');
+      const { action, user, role, roles, prefix, access } = req as { action: string; user?: string; role?: string; roles?: string[]; prefix?: string; access?: string };
+      this.log.info({ action, user, role, roles, prefix, access, by, session: this.session?.id }, 'access control changed');
     }
     return result;
   }
@@ -487,7 +511,7 @@ export class Connection implements WatchSink {
     this.pendingBytes -= bytes;
     // Bytes leaving means the client is reading: that is traffic, even while its own frames
     // (its pings among them) wait unread behind the paused socket.
-    if (this.session !== null && this.congested) this.ctx.node.touch(this.session.id);
+    if (this.session !== null && this.congested && this.mayKeepAlive()) this.ctx.node.touch(this.session.id);
     if (!this.congested || this.pendingBytes > limits.socketBufferedBytesHigh / 2 || this.closed) return;
     this.congested = false;
     // Held answers first (a WATCH's answer comes before its events), then reading, then watches.

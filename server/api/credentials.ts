@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ErrorCode } from '../../protocol/errors.ts';
 import { secretsEqual } from '../node.ts';
-import type { AccessTable } from '../store/access.ts';
+import { SERVER_TOKEN_USER, type AccessTable } from '../store/access.ts';
 
 /** What the log and the access table keep of a token: its SHA-256, hex. */
 export function tokenHash(token: string): string {
@@ -31,7 +31,7 @@ export function credentialOf(token: string | undefined, serverToken: string | nu
 export interface Who {
   /**
    * What this bearer's writes carry as `user` (commands.ts), checked again when they apply:
-   * undefined for the server's token and while no user exists; '' for a token naming no user.
+   * the user's name, '*' for the server's token, undefined for a token naming nobody.
    */
   stamp: string | undefined;
   /** May do everything now: the server's token, a user with the role root, anyone while checking is off. */
@@ -41,13 +41,9 @@ export interface Who {
 }
 
 export function identify(access: AccessTable, cred: Credential): Who {
-  if (cred.serverToken) return { stamp: undefined, unrestricted: true, user: null };
+  if (cred.serverToken) return { stamp: SERVER_TOKEN_USER, unrestricted: true, user: null };
   const user = cred.hash === null ? undefined : access.userWithTokenHash(cred.hash);
-  return {
-    stamp: access.configured ? (user ?? '') : undefined,
-    unrestricted: !access.enabled || (user !== undefined && access.isRoot(user)),
-    user: user ?? null,
-  };
+  return { stamp: user, unrestricted: access.unrestricted(user), user: user ?? null };
 }
 
 /** How a refusal names the bearer in messages and log lines. */

@@ -54,20 +54,36 @@ export async function txn(node: CoordNode, sid: Sender, req: TxnRequest) {
 const readRev = (node: CoordNode, req: { rev?: number; serializable?: boolean }) =>
   node.readAt(req.rev, req.serializable === true ? { serializable: true } : {});
 
-export async function get(node: CoordNode, req: GetRequest) {
-  return node.store.get(req.path, await readRev(node, req));
+/**
+ * Reads take `allowed`, run once the read's revision is reached (after a barrier, or a wait for
+ * a future revision): access may have been revoked meanwhile, or this node may have been behind
+ * on the rules when the request arrived (connection.ts checks first too).
+ */
+type Allowed = () => void;
+const anyone: Allowed = () => {};
+
+export async function get(node: CoordNode, req: GetRequest, allowed = anyone) {
+  const at = await readRev(node, req);
+  allowed();
+  return node.store.get(req.path, at);
 }
 
-export async function stat(node: CoordNode, req: StatRequest) {
-  return node.store.stat(req.path, await readRev(node, req));
+export async function stat(node: CoordNode, req: StatRequest, allowed = anyone) {
+  const at = await readRev(node, req);
+  allowed();
+  return node.store.stat(req.path, at);
 }
 
-export async function getdir(node: CoordNode, req: GetdirRequest) {
-  return node.store.getdir(req.path, await readRev(node, req), req.after, req.limit);
+export async function getdir(node: CoordNode, req: GetdirRequest, allowed = anyone) {
+  const at = await readRev(node, req);
+  allowed();
+  return node.store.getdir(req.path, at, req.after, req.limit);
 }
 
-export async function walk(node: CoordNode, req: WalkRequest) {
-  return node.store.walk(req.glob, await readRev(node, req), req.after, req.limit);
+export async function walk(node: CoordNode, req: WalkRequest, allowed = anyone) {
+  const at = await readRev(node, req);
+  allowed();
+  return node.store.walk(req.glob, at, req.after, req.limit);
 }
 
 export async function rev(node: CoordNode, req: RevRequest) {

@@ -14,6 +14,8 @@ export interface ApiOptions {
   node: CoordNode;
   /** A shared secret every hello must carry (null: none needed). */
   token: string | null;
+  /** The peer port takes only this cluster (a token or mutual TLS): see ConnectionContext. */
+  peersGuarded: boolean;
   onFatal(err: unknown): void;
   /** Told of every request answered (for /metrics). */
   requests?: RequestObserver;
@@ -76,7 +78,7 @@ export async function registerApi(app: FastifyInstance, options: ApiOptions): Pr
     }
     log.debug('connection opened');
     const conn = new Connection(socket, {
-      node: options.node, log, draining: () => draining, token: options.token, remote: req.socket.remoteAddress,
+      node: options.node, log, draining: () => draining, token: options.token, peersGuarded: options.peersGuarded, remote: req.socket.remoteAddress,
       onFatal: options.onFatal,
       ...(options.requests !== undefined ? { requests: options.requests } : {}),
     }, log);

@@ -8,6 +8,7 @@
 import type { TLSSocket } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import { secretsEqual } from '../node.ts';
+import type { AccessTable } from '../store/access.ts';
 import type { WebSocketPeers } from './links.ts';
 import { NODE_ID, PEER_ID_HEADER, PEER_PATH, PEER_URL, PEER_URL_HEADER } from './wire.ts';
 
@@ -16,6 +17,10 @@ export interface PeerRouteOptions {
   token: string | null;
   /** TLS with a cluster CA: a peer must present a certificate that chains to it (mutual TLS). */
   requireClientCert?: boolean;
+  /** A token or mutual TLS tells this cluster's peers from anyone else. */
+  guarded: boolean;
+  /** Access control: while it is on, an unguarded peer port takes no link (it would be a way round it). */
+  access(): AccessTable;
 }
 
 export function registerPeerRoute(app: FastifyInstance, options: PeerRouteOptions): void {
@@ -23,6 +28,10 @@ export function registerPeerRoute(app: FastifyInstance, options: PeerRouteOption
     websocket: true,
     preValidation: async (req, reply) => {
       const id = req.headers[PEER_ID_HEADER];
+      if (!options.guarded && options.access().enabled) {
+        req.log.error({ remote: req.socket.remoteAddress }, 'peer link refused: access control is on, and this server has neither a token nor mutual TLS to tell its peers from anyone');
+        return reply.code(403).send({ error: 'access control is on: peers need the cluster token or mutual TLS' });
+      }
       if (typeof id !== 'string' || !NODE_ID.test(id)) {
         req.log.warn({ remote: req.socket.remoteAddress }, `peer link refused: no node id in ${PEER_ID_HEADER}`);
         return reply.code(400).send({ error: `a peer names itself in the ${PEER_ID_HEADER} header` });

@@ -13,9 +13,15 @@
  */
 import { ErrorCode, type ErrorBody } from '../../protocol/errors.ts';
 import type { Access, AclListResult, Grant } from '../../protocol/messages.ts';
-import { isUnder } from '../../protocol/path.ts';
+import { isUnder, isValidPath } from '../../protocol/path.ts';
 
 export const ROOT_ROLE = 'root';
+/**
+ * What commands carry as `user` for the server's own token (commands.ts): it may do everything.
+ * No user can be called this (names are A-Z a-z 0-9 . _ -). A command with no `user` at all
+ * came from a connection whose token names nobody.
+ */
+export const SERVER_TOKEN_USER = '*';
 
 /** An ACL change as the log carries it: tokens replaced by their SHA-256 (hex). */
 export type AclChange =
@@ -51,6 +57,8 @@ export function aclChangeProblem(change: unknown): string | null {
   const fields = NAME_FIELDS[c['action'] as AclChange['action']];
   if (fields === undefined || !Object.hasOwn(NAME_FIELDS, c['action'] as string)) return `unknown acl action ${JSON.stringify(c['action'])}`;
   for (const f of fields) if (typeof c[f] !== 'string') return `acl ${String(c['action'])} needs ${f}`;
+  if (c['access'] !== undefined && c['access'] !== 'read' && c['access'] !== 'readwrite') return 'access must be read or readwrite';
+  if (c['prefix'] !== undefined && !isValidPath(c['prefix'])) return 'prefix must be a path';
   if (c['roles'] !== undefined && !(Array.isArray(c['roles']) && c['roles'].every((r) => typeof r === 'string'))) return 'roles must be names';
   return null;
 }
@@ -145,13 +153,18 @@ export class AccessTable {
     };
   }
 
+  /** True if `user` (a command's sender: a name, SERVER_TOKEN_USER, or undefined) may do everything. */
+  unrestricted(user: string | undefined): boolean {
+    return !this.on || user === SERVER_TOKEN_USER || (user !== undefined && this.isRoot(user));
+  }
+
   /**
-   * Applies a change sent by `by` (a user's name; undefined: the server's own token, which may
-   * always). Returns the refusal, or null once applied. A refusal changes nothing.
+   * Applies a change sent by `by` (a user's name, SERVER_TOKEN_USER, or undefined for a token
+   * that names nobody). Returns the refusal, or null once applied. A refusal changes nothing.
    */
   apply(change: AclChange, by: string | undefined): ErrorBody | null {
-    if (this.on && by !== undefined && !this.isRoot(by)) {
-      return refused(ErrorCode.PERMISSION_DENIED, `${by === '' ? 'a token that names no user' : `user ${by}`} may not change access control (it needs the role root)`);
+    if (!this.unrestricted(by)) {
+      return refused(ErrorCode.PERMISSION_DENIED, `${by === undefined ? 'a token that names no user' : `user ${by}`} may not change access control (it needs the role root)`);
     }
     const problem = aclChangeProblem(change) ?? this.check(change);
     if (problem !== null) return refused(ErrorCode.BAD_REQUEST, problem);

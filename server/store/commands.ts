@@ -16,9 +16,9 @@ export interface WriteOrigin {
   seq?: number;
   seqFloor?: number;
   /**
-   * The access-control user the sender's token names ('' for a token that names none), checked
-   * again when the write applies (access.ts). Absent for the server's own token, and whenever
-   * no user exists: a log without access control carries nothing more than before.
+   * Who sent it, for access control (access.ts), checked again when the write applies: the user
+   * its sender's token names, '*' for the server's own token, absent for a token (or none) that
+   * names nobody. A server without a token and without users adds nothing to its log.
    */
   user?: string;
 }

@@ -260,13 +260,14 @@ export class Store {
    */
   private permitted(cmd: Extract<Command, { t: 'txn' }>): WriteOutcome | null {
     const access = this.accessTable;
-    if (!access.enabled || cmd.user === undefined) return null;
-    const who = cmd.user === '' ? 'a token that names no user' : `user ${cmd.user}`;
+    if (access.unrestricted(cmd.user)) return null;
+    const user = cmd.user ?? '';
+    const who = cmd.user === undefined ? 'a token that names no user' : `user ${cmd.user}`;
     for (const c of cmd.conds) {
-      if (!access.permits(cmd.user, c.path, false)) return failure(ErrorCode.PERMISSION_DENIED, `${who} may not read ${c.path}`, { path: c.path });
+      if (!access.permits(user, c.path, false)) return failure(ErrorCode.PERMISSION_DENIED, `${who} may not read ${c.path}`, { path: c.path });
     }
     for (const op of cmd.ops) {
-      if (!access.permits(cmd.user, op.path, true)) return failure(ErrorCode.PERMISSION_DENIED, `${who} may not write ${op.path}`, { path: op.path });
+      if (!access.permits(user, op.path, true)) return failure(ErrorCode.PERMISSION_DENIED, `${who} may not write ${op.path}`, { path: op.path });
     }
     return null;
   }
@@ -711,6 +712,8 @@ export class Store {
     this.oldest = from.oldest;
     this.lastNoopTerm = from.lastNoopTerm;
     this.replicated = from.replicated;
+    // Past every version of the old table: whoever cached a decision under it decides again.
+    from.accessTable.version = this.accessTable.version + 1;
     this.accessTable = from.accessTable;
     this.observer.restored?.(fromRev);
   }

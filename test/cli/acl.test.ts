@@ -8,9 +8,11 @@ import { removeDir, spawnServer, tempDir, type ChildServer } from '../helpers/se
 
 let server: ChildServer;
 const dataDir = tempDir('coord-cli-acl-');
+/** The server's own token: access control needs one (or mutual TLS) to guard the peer port. */
+const SERVER_TOKEN = 'cli-server-token-0123456789';
 
 beforeAll(async () => {
-  server = await spawnServer(dataDir);
+  server = await spawnServer(dataDir, [], 0, { COORD_TOKEN: SERVER_TOKEN });
 });
 
 afterAll(async () => {
@@ -19,7 +21,8 @@ afterAll(async () => {
   removeDir(dataDir);
 });
 
-const run = (args: string[], token?: string) => coord(args, { url: server.url, ...(token !== undefined ? { env: { COORD_TOKEN: token } } : {}) });
+/** `coord ARGS` with COORD_TOKEN: the server's by default, a user's, or '' for none. */
+const run = (args: string[], token = SERVER_TOKEN) => coord(args, { url: server.url, env: { COORD_TOKEN: token } });
 const logLines = () => server.stdout().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
 
 describe('coord acl', () => {
@@ -37,7 +40,7 @@ describe('coord acl', () => {
     expect(await run(['acl', 'user', 'add', 'short', '--token', 'abc'])).toMatchObject({ code: 1, stderr: expect.stringMatching(/token must be 16–256/) });
     expect(await run(['acl', 'enable'])).toMatchObject({ code: 0, stderr: 'access control is on\n' });
 
-    expect(await run(['rev'])).toMatchObject({ code: 1, stderr: expect.stringMatching(/^UNAUTHORIZED: access control is on/) });
+    expect(await run(['rev'], '')).toMatchObject({ code: 1, stderr: expect.stringMatching(/^UNAUTHORIZED: access control is on/) });
     expect(await run(['set', '/app/mode', '--value', 'fast'], APP)).toMatchObject({ code: 0 });
     expect(await run(['get', '/app/mode'], APP)).toMatchObject({ code: 0, stdout: 'fast' });
     expect(await run(['get', '/other'], APP)).toMatchObject({ code: 1, stderr: 'PERMISSION_DENIED: user svc may not read /other\n' });
@@ -58,6 +61,7 @@ describe('coord acl', () => {
     expect(await run(['rev'], APP)).toMatchObject({ code: 1, stderr: expect.stringMatching(/^UNAUTHORIZED/) });
     expect(await run(['get', '/app/mode'], rotated.stdout.trim())).toMatchObject({ code: 0, stdout: 'fast' });
     expect(await run(['acl', 'disable'], ROOT)).toMatchObject({ code: 0, stderr: 'access control is off\n' });
+    expect(await run(['get', '/app/mode'], '')).toMatchObject({ code: 1, stderr: 'UNAUTHORIZED: this server requires a token in the hello\n' });
     expect(await run(['get', '/app/mode'])).toMatchObject({ code: 0, stdout: 'fast' });
   });
 

@@ -9,6 +9,8 @@ import { connect, PermissionDeniedError, UnauthorizedError, type CoordClient } f
 import { eventually } from '../helpers/raw-client.ts';
 import { TestCoord } from '../helpers/test-coord.ts';
 
+/** The cluster's own token: access control needs it (or mutual TLS) to guard the peer links. */
+const CLUSTER = 'cluster-server-token-0123456789';
 const ROOT = 'cluster-root-token-0123456789';
 const SVC = 'cluster-svc-token-0123456789';
 let cluster: TestCoord;
@@ -21,7 +23,7 @@ async function on(url: string, token?: string): Promise<CoordClient> {
 }
 
 beforeAll(async () => {
-  cluster = await TestCoord.start({}, 3);
+  cluster = await TestCoord.start({ token: CLUSTER }, 3);
 });
 
 afterAll(async () => {
@@ -31,15 +33,15 @@ afterAll(async () => {
 
 describe('access control in a cluster', () => {
   it('is set through a follower and holds on every node', async () => {
-    const admin = await on(cluster.nextUrl()); // a follower
+    const admin = await on(cluster.nextUrl(), CLUSTER); // a follower
     await admin.acl({ action: 'user-add', user: 'admin', token: ROOT, roles: ['root'] });
     await admin.acl({ action: 'role-add', role: 'app' });
     await admin.acl({ action: 'role-grant', role: 'app', prefix: '/app', access: 'readwrite' });
     await admin.acl({ action: 'user-add', user: 'svc', token: SVC, roles: ['app'] });
     await admin.acl({ action: 'enable' });
     for (const url of cluster.urls) {
-      // Each node applies the enable in its own time: wait until it turns tokenless clients away.
-      await eventually(() => connect({ urls: url, connectTimeoutMs: 2000 }).then(
+      // Each node applies the enable in its own time: wait until it turns a user-less token away.
+      await eventually(() => connect({ urls: url, token: 'not-a-user-token-0123456789', connectTimeoutMs: 2000 }).then(
         async (c) => { await c.close(); return undefined; },
         (err) => (err instanceof UnauthorizedError ? true : undefined)), `${url} to apply the rules`);
       const svc = await on(url, SVC);
@@ -69,7 +71,7 @@ describe('access control in a cluster', () => {
     for (const c of clients.splice(0)) await c.close().catch(() => {});
     await cluster.restart();
     for (const url of cluster.urls) {
-      await expect(connect({ urls: url, connectTimeoutMs: 5000 })).rejects.toBeInstanceOf(UnauthorizedError);
+      await expect(connect({ urls: url, token: 'not-a-user-token-0123456789', connectTimeoutMs: 5000 })).rejects.toBeInstanceOf(UnauthorizedError);
       const svc = await on(url, SVC);
       await expect(svc.get('/other')).rejects.toBeInstanceOf(PermissionDeniedError);
       expect((await svc.get('/app/seen')).value).not.toBeNull();

@@ -45,10 +45,10 @@ export interface ChildServer {
 }
 
 /** Runs `coord server` as a child process and waits until it listens (its info-level start line). */
-export async function spawnServer(dataDir: string, extraArgs: string[] = [], port = 0): Promise<ChildServer> {
+export async function spawnServer(dataDir: string, extraArgs: string[] = [], port = 0, env?: Record<string, string>): Promise<ChildServer> {
   const proc = spawn(process.execPath, [
     join(repoRoot, 'bin/coord.mjs'), 'server', '--data', dataDir, '--port', String(port), ...extraArgs,
-  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  ], { stdio: ['ignore', 'pipe', 'pipe'], ...(env !== undefined ? { env: { ...process.env, ...env } } : {}) });
   let out = '';
   let err = '';
   proc.stderr!.on('data', (d) => (err += d));

@@ -142,6 +142,42 @@ describe('access control', () => {
     const mine = await other.call<{ resumed: boolean }>({ op: 'hello', version: 1, token: SVC, session });
     expect(mine.resumed).toBe(true);
     await other.close();
+    // One the server's token opened is not a user's to take either (root's and the server's only).
+    const byServer = await RawClient.connect(server.url, { token: SERVER_TOKEN });
+    const theirs = { id: byServer.hello.session.id, secret: byServer.hello.session.secret };
+    const svc2 = await RawClient.open(server.url);
+    expect(await svc2.callError({ op: 'hello', version: 1, token: SVC, session: theirs })).toMatchObject({ code: 'PERMISSION_DENIED' });
+    expect((await svc2.call<{ resumed: boolean }>({ op: 'hello', version: 1, token: ROOT, session: theirs })).resumed).toBe(true);
+    await svc2.close();
+    await byServer.client.close();
+  });
+
+  it('checks a read again once its revision is reached (access revoked while it waited)', async () => {
+    const root = await as(ROOT);
+    const viewer = await RawClient.connect(server.url, { token: VIEWER });
+    const head = await root.rev();
+    const waiting = viewer.client.request({ op: 'get', path: '/app/later', rev: head + 1 });
+    await root.acl({ action: 'role-revoke', role: 'viewer', prefix: '/app' });
+    await root.set('/app/later', 'written after the revocation');
+    expect((await viewer.client.response(waiting)).error).toMatchObject({ code: 'PERMISSION_DENIED' });
+    await viewer.client.close();
+    await root.acl({ action: 'role-grant', role: 'viewer', prefix: '/app', access: 'read' });
+  });
+
+  it('a deleted user\'s connection keeps nothing alive: its pings are refused and its session expires', async () => {
+    const root = await as(ROOT);
+    await root.acl({ action: 'user-add', user: 'gone', token: 'gone-token-0123456789', roles: ['app'] });
+    const gone = await RawClient.connect(server.url, { token: 'gone-token-0123456789', ttlMs: 1000 });
+    await gone.client.call({ op: 'set', path: '/app/held-by-gone', value: 'x', ephemeral: true });
+    await root.acl({ action: 'user-delete', user: 'gone' });
+    expect(await gone.client.callError({ op: 'ping' })).toMatchObject({ code: 'PERMISSION_DENIED', message: expect.stringMatching(/may only close/) });
+    const deadline = Date.now() + 4000;
+    while ((await root.get('/app/held-by-gone')).value !== null && Date.now() < deadline) {
+      await gone.client.callError({ op: 'ping' }); // every frame it sends is refused, and keeps nothing alive
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect((await root.get('/app/held-by-gone')).value).toBeNull();
+    await gone.client.close();
   });
 
   it('only root changes or lists the rules', async () => {
@@ -163,6 +199,20 @@ describe('access control', () => {
     expect((await again.get('/app/t')).value).not.toBeNull();
     await root.acl({ action: 'user-delete', user: 'temp' });
     await expect(again.set('/app/t', '2')).rejects.toBeInstanceOf(PermissionDeniedError);
+  });
+
+  it('is refused on a server whose peer port anyone may use (no token, no mutual TLS)', async () => {
+    const open = await startTestServer();
+    try {
+      const c = await connect({ urls: open.url });
+      await c.acl({ action: 'user-add', user: 'admin', token: ROOT, roles: ['root'] });
+      await expect(c.acl({ action: 'enable' })).rejects.toThrow(/needs the servers started with a token/);
+      expect((await c.acl({ action: 'whoami' })).enabled).toBe(false);
+      await c.close();
+    } finally {
+      await open.close();
+      removeDir(open.dataDir);
+    }
   });
 
   it('guards the operator\'s HTTP endpoints: the server\'s token or a root user\'s', async () => {

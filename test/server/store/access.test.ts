@@ -55,13 +55,13 @@ describe('the access table', () => {
     expect(t.enabled).toBe(false);
     expect(t.apply({ action: 'user-add', user: 'admin', tokenHash: 'h', roles: ['root'] }, undefined)).toBeNull();
     expect(t.apply({ action: 'enable' }, undefined)).toBeNull();
-    expect(t.apply({ action: 'user-delete', user: 'admin' }, undefined)?.message).toMatch(/last user with the role root/);
-    expect(t.apply({ action: 'user-revoke', user: 'admin', role: 'root' }, undefined)?.message).toMatch(/last user/);
+    expect(t.apply({ action: 'user-delete', user: 'admin' }, '*')?.message).toMatch(/last user with the role root/);
+    expect(t.apply({ action: 'user-revoke', user: 'admin', role: 'root' }, 'admin')?.message).toMatch(/last user/);
     expect(t.apply({ action: 'disable' }, 'admin')).toBeNull();
     expect(t.apply({ action: 'user-delete', user: 'admin' }, undefined)).toBeNull();
   });
 
-  it('once on, only root (or the server\'s token) changes the rules; a refusal changes nothing', () => {
+  it('once on, only root (or the server\'s token, \'*\') changes the rules; a refusal changes nothing', () => {
     const t = table(
       { action: 'user-add', user: 'admin', tokenHash: 'h0', roles: ['root'] },
       { action: 'user-add', user: 'svc', tokenHash: 'h1' },
@@ -69,11 +69,12 @@ describe('the access table', () => {
     );
     const v = t.version;
     expect(t.apply({ action: 'role-add', role: 'x' }, 'svc')?.code).toBe('PERMISSION_DENIED');
-    expect(t.apply({ action: 'role-add', role: 'x' }, '')?.code).toBe('PERMISSION_DENIED');
+    // No sender at all: a token that names nobody (never the server's own, which says '*').
+    expect(t.apply({ action: 'role-add', role: 'x' }, undefined)?.code).toBe('PERMISSION_DENIED');
     expect(t.version).toBe(v);
     expect(t.list().roles.map((r) => r.role)).toEqual(['root']);
     expect(t.apply({ action: 'role-add', role: 'x' }, 'admin')).toBeNull();
-    expect(t.apply({ action: 'role-add', role: 'y' }, undefined)).toBeNull();
+    expect(t.apply({ action: 'role-add', role: 'y' }, '*')).toBeNull();
     expect(t.version).toBe(v + 2);
   });
 
@@ -157,9 +158,9 @@ describe('the store with access control', () => {
     expect(s.rev).toBe(0);
     expect(s.apply(set('/app/x', 'svc'))).toMatchObject({ ok: true, rev: 1 });
     expect(s.apply(set('/other', 'svc'))).toMatchObject({ ok: false, error: { code: 'PERMISSION_DENIED', details: { path: '/other' } } });
-    expect(s.apply(set('/other', ''))).toMatchObject({ ok: false, error: { code: 'PERMISSION_DENIED' } });
+    expect(s.apply(set('/other'))).toMatchObject({ ok: false, error: { code: 'PERMISSION_DENIED' } }); // nobody
     expect(s.apply(set('/other', 'admin'))).toMatchObject({ ok: true, rev: 2 });
-    expect(s.apply(set('/other'))).toMatchObject({ ok: true, rev: 3 }); // the server's own token
+    expect(s.apply(set('/other', '*'))).toMatchObject({ ok: true, rev: 3 }); // the server's own token
     // A transaction is refused whole, conditions included.
     const mixed: Command = { t: 'txn', user: 'svc', conds: [{ path: '/secret', rev: -1 }], ops: [{ op: 'set', path: '/app/y', value: bytes('v') }] };
     expect(s.apply(mixed)).toMatchObject({ ok: false, error: { code: 'PERMISSION_DENIED', details: { path: '/secret' } } });
@@ -168,6 +169,7 @@ describe('the store with access control', () => {
     // Off again: nothing is checked.
     expect(s.apply({ t: 'acl', change: { action: 'disable' }, user: 'admin' })).toMatchObject({ ok: true });
     expect(s.apply(set('/other', 'svc'))).toMatchObject({ ok: true, rev: 4 });
+    expect(s.apply(set('/other'))).toMatchObject({ ok: true, rev: 5 });
   });
 
   it('remembers an acl change\'s result for a retry, as for any write', () => {
@@ -190,6 +192,13 @@ describe('the store with access control', () => {
     expect(back.session('s1')?.user).toBe('svc');
     expect(back.session('s2')?.user).toBeUndefined();
     expect(back.apply(set('/other', 'svc'))).toMatchObject({ ok: false, error: { code: 'PERMISSION_DENIED' } });
+    // Installed over a store whose rules were at some version, the new rules' version is past it
+    // (connections compare versions to know when to decide again).
+    const v = back.access.version;
+    const other = Store.fromSnapshot(structuredClone(s.toSnapshot()), { historyRevisions: 100 });
+    for (let i = 0; i < 3; i++) other.apply({ t: 'acl', change: { action: 'role-add', role: `r${i}` }, user: '*' });
+    other.restore(structuredClone(s.toSnapshot()));
+    expect(other.access.version).toBeGreaterThan(v + 3);
     // A snapshot from before access control: none, off.
     const old = s.toSnapshot();
     delete old.access;
