@@ -15,13 +15,13 @@ import { truncateUtf8 } from '../../protocol/describe.ts';
 import { CloseCode, CoordError, ErrorCode, type ErrorBody } from '../../protocol/errors.ts';
 import { limits, PROTOCOL_VERSION } from '../../protocol/limits.ts';
 import { ops, type Event, type HelloRequest, type ProgressRequest, type Request } from '../../protocol/messages.ts';
-import { compileGlob } from '../../protocol/path.ts';
 import { parseRequest, requestId } from '../../protocol/validate.ts';
 import { AssertionError } from '../assert.ts';
 import type { CoordNode, SessionGrant } from '../node.ts';
 import { Watch, type WatchSink } from '../watch/hub.ts';
 import { acl } from './acl.ts';
-import { credentialOf, describeWho, helloRefusal, identify, type Credential, type Who } from './credentials.ts';
+import { AccessGate } from './access-gate.ts';
+import { describeWho } from './credentials.ts';
 import { ProgressTimer } from './progress-timer.ts';
 import * as handlers from './handlers.ts';
 
@@ -54,11 +54,8 @@ export interface ConnectionContext {
 
 export class Connection implements WatchSink {
   private session: SessionGrant | null = null;
-  /** The token the hello carried, as access control sees it (credentials.ts). */
-  private credential: Credential = { serverToken: false, hash: null };
-  /** Who the credential makes this connection, for the access rules of `whoVersion`. */
-  private whoCache: Who | null = null;
-  private whoVersion = -1;
+  /** Who the hello's token makes this connection, and what it may do (access control). */
+  private readonly gate: AccessGate;
   /** The access rules' version this connection's watches were last checked against. */
   private watchesCheckedVersion = 0;
   /** The hello being answered: requests pipelined behind it wait for it. */
@@ -95,6 +92,7 @@ export class Connection implements WatchSink {
     private readonly ctx: ConnectionContext,
     private readonly log: FastifyBaseLogger,
   ) {
+    this.gate = new AccessGate(() => ctx.node.access, ctx.token);
     socket.on('message', (data, isBinary) => this.onFrame(data as Buffer, isBinary));
     socket.on('close', (code, reason) => this.onClose(code, reason.toString()));
     // Frames that break RFC 6455 (too big, bad UTF-8, bad opcode) are a client's protocol
@@ -129,7 +127,7 @@ export class Connection implements WatchSink {
     if (id === null) {
       return this.closeForViolation(CloseCode.PROTOCOL_ERROR, 'each message must be a map with a non-negative integer id');
     }
-    if (this.session !== null && this.mayKeepAlive()) this.ctx.node.touch(this.session.id);
+    if (this.session !== null && this.gate.mayKeepAlive()) this.ctx.node.touch(this.session.id);
     if (this.inflight.has(id) || this.watches.has(id)) {
       // An answer under this id could not be told from the first request's: a client bug.
       return this.closeForViolation(CloseCode.PROTOCOL_ERROR, `request id ${id} is already in flight`);
@@ -173,23 +171,23 @@ export class Connection implements WatchSink {
     }
     const node = this.ctx.node;
     const sid = this.session.id;
-    if (req.op !== 'close' && !this.mayKeepAlive()) {
+    if (req.op !== 'close' && !this.gate.mayKeepAlive()) {
       throw new CoordError(ErrorCode.PERMISSION_DENIED, 'access control is on and this connection\'s token names no user (any more): it may only close its session');
     }
     switch (req.op) {
-      case 'get': case 'stat': case 'getdir': this.authorize(req.path, false); break;
-      case 'walk': case 'wait': case 'watch': this.authorizeGlob(req.glob); break;
-      case 'set': case 'del': this.authorize(req.path, true); break;
+      case 'get': case 'stat': case 'getdir': this.gate.authorize(req.path, false); break;
+      case 'walk': case 'wait': case 'watch': this.gate.authorizeGlob(req.glob); break;
+      case 'set': case 'del': this.gate.authorize(req.path, true); break;
       case 'txn':
-        for (const c of req.conds) this.authorize(c.path, false);
-        for (const o of req.ops) this.authorize(o.path, true);
+        for (const c of req.conds) this.gate.authorize(c.path, false);
+        for (const o of req.ops) this.gate.authorize(o.path, true);
         break;
     }
     switch (req.op) {
-      case 'get': return this.readInOrder(req, handlers.get(node, req, () => this.authorize(req.path, false)));
-      case 'stat': return this.readInOrder(req, handlers.stat(node, req, () => this.authorize(req.path, false)));
-      case 'getdir': return this.readInOrder(req, handlers.getdir(node, req, () => this.authorize(req.path, false)));
-      case 'walk': return this.readInOrder(req, handlers.walk(node, req, () => this.authorizeGlob(req.glob)));
+      case 'get': return this.readInOrder(req, handlers.get(node, req, () => this.gate.authorize(req.path, false)));
+      case 'stat': return this.readInOrder(req, handlers.stat(node, req, () => this.gate.authorize(req.path, false)));
+      case 'getdir': return this.readInOrder(req, handlers.getdir(node, req, () => this.gate.authorize(req.path, false)));
+      case 'walk': return this.readInOrder(req, handlers.walk(node, req, () => this.gate.authorizeGlob(req.glob)));
       case 'rev': return this.readInOrder(req, handlers.rev(node, req));
       // A ping is answered only once the leader has had the session's keepalive and confirmed
       // (read-index) that it still leads and this node reaches it: a server cut off from the
@@ -199,7 +197,7 @@ export class Connection implements WatchSink {
       case 'ping': await node.confirmSession(sid); return { rev: node.store.rev };
       case 'set': case 'del': case 'txn': case 'acl': {
         if (this.readsBeforeWrites.size > 0) await Promise.all(this.readsBeforeWrites);
-        const sender = { sid, user: this.who().stamp };
+        const sender = { sid, user: this.gate.who.stamp };
         if (req.op === 'set') return handlers.set(node, sender, req);
         if (req.op === 'del') return handlers.del(node, sender, req);
         if (req.op === 'acl') return this.aclChange(req, sender);
@@ -217,15 +215,12 @@ export class Connection implements WatchSink {
     if (this.session !== null || this.helloInFlight !== null) {
       throw new CoordError(ErrorCode.HELLO_REQUIRED, 'hello was already sent on this connection');
     }
-    const credential = credentialOf(req.token, this.ctx.token);
-    const refusal = helloRefusal(this.ctx.node.access, credential, this.ctx.token, req.token !== undefined);
+    const refusal = this.gate.admit(req.token);
     if (refusal !== null) {
       this.log.warn({ reason: refusal }, 'authentication failed');
       throw new CoordError(ErrorCode.UNAUTHORIZED, refusal);
     }
-    this.credential = credential;
-    this.whoCache = null;
-    const who = this.who();
+    const who = this.gate.who;
     const owner = who.stamp !== undefined ? { user: who.stamp, unrestricted: who.unrestricted } : { unrestricted: who.unrestricted };
     const granting = this.ctx.node.session(req.ttlMs, req.session, { remote: this.ctx.remote, ...(who.user !== null ? { user: who.user } : {}) }, owner);
     this.helloInFlight = granting;
@@ -271,7 +266,7 @@ export class Connection implements WatchSink {
       }
       if (this.cancelledEarly.delete(id)) throw new CoordError(ErrorCode.CANCELLED, 'cancelled by the client');
       // Again, as of now: the rules may have changed, or come in, while the barrier was awaited.
-      this.authorizeGlob(glob);
+      this.gate.authorizeGlob(glob);
       const from = Math.max(1, fromRev ?? this.ctx.node.store.rev + 1);
       if (once) {
         hub.wait(w, from);
@@ -297,58 +292,10 @@ export class Connection implements WatchSink {
 
   // ------------------------------------------------------------ access control
 
-  /** Who this connection's token makes it, under the access rules as applied now. */
-  private who(): Who {
-    const access = this.ctx.node.access;
-    if (this.whoCache === null || this.whoVersion !== access.version) {
-      this.whoCache = identify(access, this.credential);
-      this.whoVersion = access.version;
-    }
-    return this.whoCache;
-  }
-
-  /**
-   * False once access control is on and this connection's token names nobody (never did, or its
-   * user was deleted or given a new token): its frames then keep no session alive, and it may only
-   * close its session, so a revoked holder's locks go when its TTL runs out.
-   */
-  private mayKeepAlive(): boolean {
-    if (!this.ctx.node.access.enabled) return true;
-    const who = this.who();
-    return who.unrestricted || who.user !== null;
-  }
-
-  /** True if this connection may read `path` (write: also write it) now. */
-  private may(path: string, write: boolean): boolean {
-    const access = this.ctx.node.access;
-    if (!access.enabled) return true;
-    const who = this.who();
-    return who.unrestricted || access.permits(who.user ?? '', path, write);
-  }
-
-  /** PERMISSION_DENIED unless this connection may read `path` (write: also write it). */
-  private authorize(path: string, write: boolean): void {
-    if (this.may(path, write)) return;
-    throw new CoordError(ErrorCode.PERMISSION_DENIED, `${describeWho(this.who())} may not ${write ? 'write' : 'read'} ${path}`, { path });
-  }
-
-  /**
-   * A glob is allowed when everything it can match lies under a readable prefix: its literal
-   * prefix (the directories before the first wildcard) must be readable. So a WALK, WAIT or
-   * WATCH never returns a path its token may not read; `/**` needs a grant on `/`.
-   */
-  private authorizeGlob(glob: string): void {
-    if (!this.ctx.node.access.enabled) return;
-    const prefix = compileGlob(glob).literalPrefix;
-    if (this.may(prefix, false)) return;
-    throw new CoordError(ErrorCode.PERMISSION_DENIED,
-      `${describeWho(this.who())} may not read everything ${glob} can match (it needs read on ${prefix})`, { glob });
-  }
-
   private async aclChange(req: Extract<Request, { op: 'acl' }>, sender: handlers.Sender): Promise<unknown> {
     // Who asked, as they were before the change (it may delete or re-token the sender).
-    const who = this.who();
-    const by = who.user ?? (this.credential.serverToken ? 'server token' : 'no user (access control off)');
+    const who = this.gate.who;
+    const by = this.gate.name;
     const result = await acl(this.ctx.node, handlers.origin(sender, req), who, req, this.ctx.peersGuarded);
     if (req.action !== 'list' && req.action !== 'whoami') {
       const { action, user, role, roles, prefix, access } = req as { action: string; user?: string; role?: string; roles?: string[]; prefix?: string; access?: string };
@@ -358,7 +305,7 @@ export class Connection implements WatchSink {
   }
 
   private logDenied(op: string, reason: string): void {
-    this.log.warn({ op, user: this.who().user, reason, session: this.session?.id, remote: this.ctx.remote }, 'permission denied');
+    this.log.warn({ op, user: this.gate.who.user, reason, session: this.session?.id, remote: this.ctx.remote }, 'permission denied');
   }
 
   /**
@@ -367,14 +314,14 @@ export class Connection implements WatchSink {
    * PERMISSION_DENIED, so no event reaches a token that may no longer read it.
    */
   private revoked(w: Watch): boolean {
-    const access = this.ctx.node.access;
-    if (access.version === this.watchesCheckedVersion) return false;
-    this.watchesCheckedVersion = access.version;
+    const version = this.gate.version;
+    if (version === this.watchesCheckedVersion) return false;
+    this.watchesCheckedVersion = version;
     for (const other of [...this.watches.values()]) {
-      if (this.may(other.glob.literalPrefix, false)) continue;
+      if (this.gate.may(other.glob.literalPrefix, false)) continue;
       const error = {
         code: ErrorCode.PERMISSION_DENIED,
-        message: `${describeWho(this.who())} may no longer read everything ${other.glob.source} can match`,
+        message: `${describeWho(this.gate.who)} may no longer read everything ${other.glob.source} can match`,
         details: { glob: other.glob.source },
       };
       this.logDenied(other.once ? 'wait' : 'watch', error.message);
@@ -511,7 +458,7 @@ export class Connection implements WatchSink {
     this.pendingBytes -= bytes;
     // Bytes leaving means the client is reading: that is traffic, even while its own frames
     // (its pings among them) wait unread behind the paused socket.
-    if (this.session !== null && this.congested && this.mayKeepAlive()) this.ctx.node.touch(this.session.id);
+    if (this.session !== null && this.congested && this.gate.mayKeepAlive()) this.ctx.node.touch(this.session.id);
     if (!this.congested || this.pendingBytes > limits.socketBufferedBytesHigh / 2 || this.closed) return;
     this.congested = false;
     // Held answers first (a WATCH's answer comes before its events), then reading, then watches.
