@@ -16,11 +16,13 @@ export async function acl(node: CoordNode, origin: WriteOrigin, who: Who, req: A
     return whoami(node, who);
   }
   // Refused here without a log entry when it surely would be when applied; the store decides.
-  if (node.access.enabled && !who.unrestricted) {
-    throw new CoordError(ErrorCode.PERMISSION_DENIED, `${describeWho(who)} may not ${req.action === 'list' ? 'list' : 'change'} access control (it needs the role root)`);
-  }
+  const refuse = () => new CoordError(ErrorCode.PERMISSION_DENIED, `${describeWho(who)} may not ${req.action === 'list' ? 'list' : 'change'} access control (it needs the role root)`);
+  if (node.access.enabled && !who.unrestricted) throw refuse();
   if (req.action === 'list') {
     await node.readAt(undefined);
+    // Again after the barrier: this node may have been behind on the rules (`who` was decided
+    // under them), and a list is answered from here, not checked by the log.
+    if (node.access.enabled && !node.access.unrestricted(who.stamp)) throw refuse();
     return node.access.list();
   }
   if (req.action === 'enable' && !peersGuarded) {
