@@ -284,13 +284,18 @@ export class Store {
       if (cmd.seq !== undefined && (s.results.has(cmd.seq) || cmd.seq < s.floor)) return null;
     }
     if (this.permitted(cmd) !== null) return null;
-    for (const c of cmd.conds) {
+    const refused = this.failedCondition(cmd.conds) ?? this.plan(cmd.ops, cmd.sid);
+    return !Array.isArray(refused) && !refused.ok && refused.error.code === ErrorCode.REV_MISMATCH ? refused.error : null;
+  }
+
+  /** The REV_MISMATCH of the first TXN condition that does not hold now, or null. */
+  private failedCondition(conds: TxnCondition[]): WriteOutcome | null {
+    for (const c of conds) {
       const fileRev = this.fileRevNow(c.path);
       const holds = c.exact === true ? fileRev === c.rev : c.rev === -1 || c.rev >= fileRev;
-      if (!holds) return (mismatch(c.path, c.rev, fileRev, c.exact === true) as { error: ErrorBody }).error;
+      if (!holds) return mismatch(c.path, c.rev, fileRev, c.exact === true);
     }
-    const planned = this.plan(cmd.ops, cmd.sid);
-    return !Array.isArray(planned) && !planned.ok && planned.error.code === ErrorCode.REV_MISMATCH ? planned.error : null;
+    return null;
   }
 
   /**
@@ -326,11 +331,8 @@ export class Store {
 
   /** Checks every condition and op first, then applies all of them in one revision, or none. */
   private write(conds: TxnCondition[], ops: TxnOp[], sid: string | undefined): WriteOutcome {
-    for (const c of conds) {
-      const fileRev = this.fileRevNow(c.path);
-      const holds = c.exact === true ? fileRev === c.rev : c.rev === -1 || c.rev >= fileRev;
-      if (!holds) return mismatch(c.path, c.rev, fileRev, c.exact === true);
-    }
+    const failed = this.failedCondition(conds);
+    if (failed !== null) return failed;
     const planned = this.plan(ops, sid);
     if (!Array.isArray(planned)) return planned;
     if (planned.length === 0) return { ok: true, rev: this.revision, changed: 0 };
@@ -355,7 +357,6 @@ export class Store {
    * ops that change something (a DEL of a missing file does not), or the first refusal.
    */
   private plan(ops: TxnOp[], sid: string | undefined): TxnOp[] | WriteOutcome {
-    if (ops.length === 1) return this.planOne(ops[0]!, sid);
     const fileAfter = new Map<string, boolean>();
     const deltaBelow = new Map<string, number>();
     const isFile = (p: string): boolean => fileAfter.get(p) ?? this.tree.find(p)?.isFileNow() ?? false;
@@ -399,26 +400,6 @@ export class Store {
       }
     }
     return effective;
-  }
-
-  /** plan() for a single op (most writes): the same checks, in the same order, with one lookup. */
-  private planOne(op: TxnOp, sid: string | undefined): TxnOp[] | WriteOutcome {
-    const p = op.path;
-    const { node, fileAncestor } = this.tree.lookup(p);
-    if (fileAncestor !== undefined) {
-      return failure(ErrorCode.NOTDIR, `${fileAncestor.path} is a file, so ${p} cannot exist`, { path: fileAncestor.path });
-    }
-    const isFile = node !== undefined && node.isFileNow();
-    if (p === '/' || (node !== undefined && node.liveFiles - (isFile ? 1 : 0) > 0)) {
-      return failure(ErrorCode.ISDIR, `${p} is a directory`, { path: p });
-    }
-    const fileRev = isFile ? node.current!.rev : 0;
-    if (op.rev !== undefined && op.rev !== -1 && op.rev < fileRev) return mismatch(p, op.rev, fileRev);
-    if (op.op === 'set') {
-      if (op.ephemeral === true && sid === undefined) return failure(ErrorCode.BAD_REQUEST, `ephemeral ${p} needs a session`);
-      return [op];
-    }
-    return isFile ? [op] : [];
   }
 
   /** Writes a version, moving ephemeral ownership from the old owner to the new one. */

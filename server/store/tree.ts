@@ -164,24 +164,6 @@ export class Tree {
     return undefined;
   }
 
-  /**
-   * The node at `path` (undefined if missing) and the nearest ancestor that is a file now, if
-   * any: one walk down instead of a lookup per ancestor.
-   */
-  lookup(path: string): { node: TreeNode | undefined; fileAncestor: TreeNode | undefined } {
-    let node: TreeNode | undefined = this.root;
-    let fileAncestor: TreeNode | undefined;
-    let start = 1;
-    while (node !== undefined && path !== '/') {
-      if (node.parent !== null && node.isFileNow()) fileAncestor = node;
-      const end = path.indexOf('/', start);
-      node = node.children?.get(end < 0 ? path.slice(start) : path.slice(start, end));
-      if (end < 0) break;
-      start = end + 1;
-    }
-    return { node, fileAncestor };
-  }
-
   /** The node at `path`, created (with its ancestors) if it is missing. */
   findOrCreate(path: string): TreeNode {
     let node = this.root;
