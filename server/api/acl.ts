@@ -4,7 +4,7 @@
  * applied rules after the same barrier a linearizable read takes.
  */
 import { CoordError, ErrorCode } from '../../protocol/errors.ts';
-import type { AclRequest, AclWhoamiResult } from '../../protocol/messages.ts';
+import type { AclAction, AclRequest, AclWhoamiResult } from '../../protocol/messages.ts';
 import type { CoordNode } from '../node.ts';
 import type { AclChange } from '../store/access.ts';
 import type { WriteOrigin } from '../store/commands.ts';
@@ -46,27 +46,12 @@ function whoami(node: CoordNode, who: Who): AclWhoamiResult {
 
 /** The command's form of a change: tokens become their hashes, so no log entry holds one. */
 function toChange(req: AclRequest): AclChange {
-  switch (req.action) {
-    case 'user-add': {
-      const change: AclChange = { action: 'user-add', user: req.user, tokenHash: tokenHash(req.token) };
-      if (req.roles !== undefined) change.roles = req.roles;
-      return change;
-    }
-    case 'user-token':
-      return { action: 'user-token', user: req.user, tokenHash: tokenHash(req.token) };
-    case 'enable': case 'disable':
-      return { action: req.action };
-    case 'user-delete':
-      return { action: req.action, user: req.user };
-    case 'user-grant': case 'user-revoke':
-      return { action: req.action, user: req.user, role: req.role };
-    case 'role-add': case 'role-delete':
-      return { action: req.action, role: req.role };
-    case 'role-grant':
-      return { action: req.action, role: req.role, prefix: req.prefix, access: req.access };
-    case 'role-revoke':
-      return { action: req.action, role: req.role, prefix: req.prefix };
-    case 'list': case 'whoami':
-      throw new Error(`${req.action} is a read`);
+  const { op: _op, seq: _seq, seqFloor: _floor, ...action } = req;
+  const change = action as AclAction;
+  if (change.action === 'list' || change.action === 'whoami') throw new Error(`${change.action} is a read`);
+  if (change.action === 'user-add' || change.action === 'user-token') {
+    const { token, ...rest } = change;
+    return { ...rest, tokenHash: tokenHash(token) };
   }
+  return change;
 }

@@ -12,7 +12,7 @@
  * entry or snapshot holds one.
  */
 import { ErrorCode, type ErrorBody } from '../../protocol/errors.ts';
-import type { Access, AclListResult, Grant } from '../../protocol/messages.ts';
+import type { Access, AclAction, AclListResult, Grant } from '../../protocol/messages.ts';
 import { isUnder, isValidPath } from '../../protocol/path.ts';
 
 export const ROOT_ROLE = 'root';
@@ -23,17 +23,10 @@ export const ROOT_ROLE = 'root';
  */
 export const SERVER_TOKEN_USER = '*';
 
-/** An ACL change as the log carries it: tokens replaced by their SHA-256 (hex). */
-export type AclChange =
-  | { action: 'enable' }
-  | { action: 'disable' }
-  | { action: 'user-add'; user: string; tokenHash: string; roles?: string[] }
-  | { action: 'user-delete'; user: string }
-  | { action: 'user-token'; user: string; tokenHash: string }
-  | { action: 'user-grant' | 'user-revoke'; user: string; role: string }
-  | { action: 'role-add' | 'role-delete'; role: string }
-  | { action: 'role-grant'; role: string; prefix: string; access: Access }
-  | { action: 'role-revoke'; role: string; prefix: string };
+/** A protocol action with its token replaced by the token's SHA-256 (hex). */
+type WithTokenHash<T> = T extends { token: string } ? Omit<T, 'token'> & { tokenHash: string } : T;
+/** An ACL change as the log carries it: a changing action of the protocol, tokens as their hashes. */
+export type AclChange = WithTokenHash<Exclude<AclAction, { action: 'list' | 'whoami' }>>;
 
 export interface AccessSnapshot {
   enabled: boolean;
@@ -87,11 +80,6 @@ export class AccessTable {
   /** True once `enable` was applied (and not undone by `disable`). */
   get enabled(): boolean {
     return this.on;
-  }
-
-  /** True when there is any user: writes then carry who sent them (see commands.ts). */
-  get configured(): boolean {
-    return this.users.size > 0;
   }
 
   /** The user whose token has this SHA-256, if any. */
