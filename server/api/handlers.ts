@@ -62,28 +62,27 @@ const readRev = (node: CoordNode, req: { rev?: number; serializable?: boolean })
 type Allowed = () => void;
 const anyone: Allowed = () => {};
 
-export async function get(node: CoordNode, req: GetRequest, allowed = anyone) {
+/** The revision a read is served at, once reached, and `allowed` asked again there. */
+async function checkedRev(node: CoordNode, req: { rev?: number; serializable?: boolean }, allowed: Allowed): Promise<number> {
   const at = await readRev(node, req);
   allowed();
-  return node.store.get(req.path, at);
+  return at;
+}
+
+export async function get(node: CoordNode, req: GetRequest, allowed = anyone) {
+  return node.store.get(req.path, await checkedRev(node, req, allowed));
 }
 
 export async function stat(node: CoordNode, req: StatRequest, allowed = anyone) {
-  const at = await readRev(node, req);
-  allowed();
-  return node.store.stat(req.path, at);
+  return node.store.stat(req.path, await checkedRev(node, req, allowed));
 }
 
 export async function getdir(node: CoordNode, req: GetdirRequest, allowed = anyone) {
-  const at = await readRev(node, req);
-  allowed();
-  return node.store.getdir(req.path, at, req.after, req.limit);
+  return node.store.getdir(req.path, await checkedRev(node, req, allowed), req.after, req.limit);
 }
 
 export async function walk(node: CoordNode, req: WalkRequest, allowed = anyone) {
-  const at = await readRev(node, req);
-  allowed();
-  return node.store.walk(req.glob, at, req.after, req.limit);
+  return node.store.walk(req.glob, await checkedRev(node, req, allowed), req.after, req.limit);
 }
 
 export async function rev(node: CoordNode, req: RevRequest) {
