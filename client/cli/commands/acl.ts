@@ -21,8 +21,6 @@ function accessArg(v: string): Access {
   return v;
 }
 
-const collect = (v: string, prev: string[] = []) => [...prev, v];
-
 async function change(client: CoordClient, action: AclAction, done: string): Promise<number> {
   await client.acl(action);
   process.stderr.write(`${done}\n`);
@@ -81,7 +79,7 @@ Examples:
   const user = acl.command('user').description('add, delete, re-token, grant roles to and revoke roles from users');
   user.command('add').argument('<name>', '1–64 of A-Z a-z 0-9 . _ -')
     .description('add a user; print its token (generated unless --token)')
-    .option('--role <role>', 'a role to grant (repeatable)', collect)
+    .option('--role <role...>', 'roles to grant (repeat --role, or list them after it)')
     .option('--token <token>', 'use this token (16–256 printable characters) instead of a generated one')
     .action(clientAction(async (c, name: string, o: { role?: string[]; token?: string }) => {
       const token = o.token ?? newToken();
