@@ -47,7 +47,6 @@ function releasePackBuffer(): void {
 }
 /** Files packed per turn of the event loop while a snapshot is taken. */
 const SNAPSHOT_FILES_PER_TURN = 2000;
-const CRC_BYTES_PER_TURN = 1 << 20;
 /** After a snapshot failed for want of space, how long before another is tried. */
 export const SNAPSHOT_RETRY_AFTER_NOSPACE_MS = 30_000;
 /** Entries a cluster member keeps before its snapshot, for followers a little behind. */
@@ -109,6 +108,15 @@ export interface PackedFilesTally {
   valueBytes: number;
 }
 
+function msgpackBinHeader(n: number): Uint8Array {
+  if (n < 0x100) return Uint8Array.of(0xc4, n);
+  if (n < 0x10000) return Uint8Array.of(0xc5, n >> 8, n & 0xff);
+  const out = new Uint8Array(5);
+  out[0] = 0xc6;
+  new DataView(out.buffer).setUint32(1, n);
+  return out;
+}
+
 function msgpackArrayHeader(n: number): Uint8Array {
   if (n < 16) return Uint8Array.of(0x90 | n);
   if (n < 0x10000) return Uint8Array.of(0xdc, n >> 8, n & 0xff);
@@ -153,8 +161,11 @@ export function* packSnapshotStream(capture: SnapshotCapture, tally: PackedFiles
         tally.valueBytes += cur.value.byteLength;
       }
     }
-    // A chunk is a msgpack bin holding the packed list, as take() makes them.
-    yield new Uint8Array(p.pack(new Uint8Array(p.pack(files))));
+    // A chunk is a msgpack bin holding the packed list: its header, then the list's bytes
+    // (copied once out of msgpackr's shared buffer, not packed a second time as a bin).
+    const packed = new Uint8Array(p.pack(files));
+    yield msgpackBinHeader(packed.byteLength);
+    yield packed;
   }
 }
 
@@ -274,22 +285,24 @@ export class Snapshotter {
     this.task = (async () => {
       let record: SnapshotRecord;
       try {
-        const p = packer();
-        const fileChunks: Uint8Array[] = [];
-        for (let from = 0; from < capture.fileCount; from += SNAPSHOT_FILES_PER_TURN) {
-          fileChunks.push(new Uint8Array(p.pack(capture.files(from, from + SNAPSHOT_FILES_PER_TURN))));
-          await turn();
-        }
-        const payload: SnapshotPayload = {
-          format: 2, rev: capture.rev, oldest: capture.oldest, sessions: capture.sessions, noopTerm: capture.noopTerm, settings: capture.settings,
-          access: capture.access, fileChunks, membership: meta.membership,
-        };
-        const data = new Uint8Array(packer().pack(payload));
-        releasePackBuffer();
+        // Packed a piece at a time (a chunk of files per turn), its CRC summed as it goes, then
+        // joined once into a buffer of the exact size: packing the whole payload in one go would
+        // copy every chunk again into msgpackr's buffer, doubled in size each time it fills.
+        const pieces: Uint8Array[] = [];
         let crc = 0;
-        for (let at = 0; at < data.byteLength; at += CRC_BYTES_PER_TURN) {
-          crc = crc32(data.subarray(at, at + CRC_BYTES_PER_TURN), crc);
-          await turn();
+        let length = 0;
+        for (const piece of packSnapshotStream(capture, undefined, meta.membership)) {
+          pieces.push(piece);
+          crc = crc32(piece, crc);
+          length += piece.byteLength;
+          if (piece.byteLength > 1024) await turn();
+        }
+        releasePackBuffer();
+        const data = Buffer.allocUnsafeSlow(length);
+        let at = 0;
+        for (const piece of pieces) {
+          data.set(piece, at);
+          at += piece.byteLength;
         }
         record = { index: meta.index, term: meta.term, data, crc };
       } finally {

@@ -5,6 +5,7 @@
  * no clock and draws no random number.
  */
 import { Packr } from 'msgpackr';
+import { ByteSlabs } from '../byte-slabs.ts';
 import type { ErrorBody } from '../../protocol/errors.ts';
 import type { TxnCondition, TxnOp } from '../../protocol/messages.ts';
 import type { AclChange } from './access.ts';
@@ -51,11 +52,14 @@ export type WriteOutcome =
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
 
+/** Encoded commands, kept by the log's tail cache until they age out of it (byte-slabs.ts). */
+const encoded = new ByteSlabs(256 * 1024, 32 * 1024);
+
 export function encodeCommand(cmd: Command): Uint8Array {
-  // A copy of its own: msgpackr packs into a shared buffer of 4 MiB or more, of which the bytes
-  // returned are a view, and the log's tail cache would keep a whole buffer alive for each
-  // entry it holds from it.
-  return new Uint8Array(packr.pack(cmd));
+  // A copy: msgpackr packs into a buffer shared by the whole process (4 MiB or more, and larger
+  // after a snapshot), of which the bytes returned are a view; the tail cache would keep a whole
+  // one alive for each entry it holds from it.
+  return encoded.copy(packr.pack(cmd));
 }
 
 export function decodeCommand(bytes: Uint8Array): Command {

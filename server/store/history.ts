@@ -1,16 +1,24 @@
 /**
- * The event log: for every kept revision, the events it produced (one for a SET or DEL, several
- * for a transaction or a session expiry), in path order. WAIT and WATCH read it to deliver
- * events from a past revision; compaction drops the oldest revisions.
+ * The event log: for every kept revision, the files it changed (one for a SET or DEL, several for
+ * a transaction or a session expiry), in path order. WAIT and WATCH read it to deliver events
+ * from a past revision; compaction drops the oldest revisions.
+ *
+ * It keeps references to the tree's nodes, not events: a revision's events are built when asked
+ * for, from the version each node holds for that revision (kept for as long as the revision is).
+ * An event object per revision, with its own copy of the path, would cost more than the file.
  */
 import type { Event } from '../../protocol/messages.ts';
 import { assert } from '../assert.ts';
+import type { TreeNode } from './tree.ts';
+
+/** What one revision changed: a node, or several in path order. */
+type Changed = TreeNode | TreeNode[];
 
 export class History {
-  /** events[i] belongs to revision first + i - head (slots below head are dropped). */
-  private events: Event[][] = [];
+  /** changed[i] belongs to revision first + i - head (slots below head are dropped). */
+  private changed: Changed[] = [];
   private head = 0;
-  /** The revision of events[head]. */
+  /** The revision of changed[head]. */
   private first: number;
   /** Bytes of paths and values in the kept events (what `historyBytes` bounds). */
   private keptBytes = 0;
@@ -30,14 +38,16 @@ export class History {
 
   /** The revision after the newest kept one. */
   get endRev(): number {
-    return this.first + this.events.length - this.head;
+    return this.first + this.changed.length - this.head;
   }
 
-  append(rev: number, events: Event[]): void {
+  /** Records revision `rev`: `nodes` (in path order) now hold their versions written at `rev`. */
+  append(rev: number, nodes: TreeNode[]): void {
     assert(rev === this.endRev, `history append at ${rev}, expected ${this.endRev}`);
-    assert(events.length > 0, `history append at ${rev} with no events`);
-    this.events.push(events);
-    this.keptBytes += eventBytes(events);
+    assert(nodes.length > 0, `history append at ${rev} with no events`);
+    const changed = nodes.length === 1 ? nodes[0]! : nodes;
+    this.changed.push(changed);
+    this.keptBytes += changedBytes(changed, rev);
   }
 
   /**
@@ -49,39 +59,73 @@ export class History {
     let rev = this.first - 1;
     while (bytes > maxBytes && rev < highest && rev + 1 < this.endRev) {
       rev++;
-      bytes -= eventBytes(this.at(rev));
+      bytes -= changedBytes(this.slot(rev), rev);
     }
     return rev;
   }
 
-  /** The events of `rev`; the caller makes sure firstRev ≤ rev < endRev. */
+  /** The events of `rev`, built now; the caller makes sure firstRev ≤ rev < endRev. */
   at(rev: number): Event[] {
-    const slot = this.events[this.head + rev - this.first];
+    const changed = this.slot(rev);
+    return Array.isArray(changed) ? changed.map((n) => eventOf(n, rev)) : [eventOf(changed, rev)];
+  }
+
+  /** True if revision `rev` changed some path `matches` accepts (no events built for it). */
+  touches(rev: number, matches: (path: string) => boolean): boolean {
+    const changed = this.slot(rev);
+    if (!Array.isArray(changed)) return matches(changed.path);
+    for (const n of changed) if (matches(n.path)) return true;
+    return false;
+  }
+
+  private slot(rev: number): Changed {
+    const slot = this.changed[this.head + rev - this.first];
     assert(slot !== undefined, `history has no revision ${rev}`);
     return slot;
   }
 
-  /** Drops every revision below `rev`, returning the dropped events for compaction. */
-  dropBefore(rev: number, onDropped: (e: Event) => void): void {
-    while (this.first < rev && this.head < this.events.length) {
-      const dropped = this.events[this.head]!;
-      this.keptBytes -= eventBytes(dropped);
-      for (const e of dropped) onDropped(e);
-      this.events[this.head] = undefined as unknown as Event[];
+  /**
+   * Drops every revision below `rev`, then hands each node they changed to `onDropped` (for
+   * compaction), once all of them are counted out: compaction may drop the versions the
+   * counting reads.
+   */
+  dropBefore(rev: number, onDropped: (node: TreeNode) => void): void {
+    const dropped: Changed[] = [];
+    while (this.first < rev && this.head < this.changed.length) {
+      const changed = this.changed[this.head]!;
+      this.keptBytes -= changedBytes(changed, this.first);
+      dropped.push(changed);
+      this.changed[this.head] = undefined as unknown as Changed;
       this.head++;
       this.first++;
     }
     this.first = Math.max(this.first, rev);
-    if (this.head > 4096 && this.head * 2 > this.events.length) {
-      this.events = this.events.slice(this.head);
+    if (this.head > 4096 && this.head * 2 > this.changed.length) {
+      this.changed = this.changed.slice(this.head);
       this.head = 0;
+    }
+    for (const changed of dropped) {
+      if (Array.isArray(changed)) for (const n of changed) onDropped(n);
+      else onDropped(changed);
     }
   }
 }
 
-/** What a revision's events cost in history: their paths and values. */
-function eventBytes(events: Event[]): number {
+/** The event for `node`'s version written at `rev`. */
+function eventOf(node: TreeNode, rev: number): Event {
+  const v = node.versionAt(rev);
+  assert(v !== undefined && v.rev === rev, `history: ${node.path} holds no version of revision ${rev}`);
+  return v.value === null ? { path: node.path, rev, kind: 'delete' } : { path: node.path, rev, kind: 'set', value: v.value };
+}
+
+/** What a revision costs in history: its paths and values. */
+function changedBytes(changed: Changed, rev: number): number {
+  if (!Array.isArray(changed)) return nodeBytes(changed, rev);
   let n = 0;
-  for (const e of events) n += e.path.length + (e.value?.byteLength ?? 0);
+  for (const node of changed) n += nodeBytes(node, rev);
   return n;
+}
+
+function nodeBytes(node: TreeNode, rev: number): number {
+  return node.pathLength + (node.versionAt(rev)?.value?.byteLength ?? 0);
 }

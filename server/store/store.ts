@@ -21,6 +21,7 @@ import { History } from './history.ts';
 import { checkSettings, settingsFromOptions, type ReplicatedSettings } from './settings.ts';
 import { SessionTable, type SessionState } from './session-table.ts';
 import { Tree, type TreeNode, type Version } from './tree.ts';
+import { ByteSlabs } from '../byte-slabs.ts';
 
 export interface StoreOptions {
   /** Revisions of history to keep (reads and waits at older revisions get TOO_LATE). */
@@ -103,6 +104,10 @@ function mismatch(path: string, given: number, fileRev: number, exact = false): 
   );
 }
 
+/** Slabs of file values (byte-slabs.ts), and the size from which a value gets a buffer of its own. */
+const VALUE_SLAB_BYTES = 64 * 1024;
+const OWN_VALUE_BUFFER_FROM = 8 * 1024;
+
 export class Store {
   private tree = new Tree();
   private sessions = new SessionTable();
@@ -127,6 +132,15 @@ export class Store {
    */
   private readonly captureFloors: number[] = [];
   private accessTable = new AccessTable();
+  /**
+   * File values, copied out of the commands that brought them (byte-slabs.ts), in two
+   * generations. New values go to `values`; most are overwritten or deleted within the history
+   * window (a lock's contenders, a counter), and a slab is freed once none of its values is left.
+   * A value that outlives the window is copied to `settled` when its revision leaves history, so
+   * that one long-lived value does not keep a whole slab of dead neighbours.
+   */
+  private values = new ByteSlabs(VALUE_SLAB_BYTES, OWN_VALUE_BUFFER_FROM);
+  private settled = new ByteSlabs(VALUE_SLAB_BYTES, OWN_VALUE_BUFFER_FROM);
   observer: StoreObserver = {};
 
   constructor(private readonly options: StoreOptions) {
@@ -239,13 +253,15 @@ export class Store {
     }
     const rev = this.revision + 1;
     const events: Event[] = [];
+    const nodes: TreeNode[] = [];
     for (const path of paths) {
       const node = this.tree.find(path);
-      assert(node?.isFileNow() && node.current!.owner === sid, `ephemeral ${path} not owned by ${sid}`);
+      assert(node?.isFileNow() && node.owner === sid, `ephemeral ${path} not owned by ${sid}`);
       this.tree.write(node!, { rev, value: null, owner: null });
       events.push({ path, rev, kind: 'delete' });
+      nodes.push(node!);
     }
-    this.commitRevision(rev, events);
+    this.commitRevision(rev, events, nodes);
     this.observer.sessionEnded?.(s, reason, paths, rev);
     return { ok: true, rev, changed: paths.length };
   }
@@ -337,18 +353,26 @@ export class Store {
     if (!Array.isArray(planned)) return planned;
     if (planned.length === 0) return { ok: true, rev: this.revision, changed: 0 };
     const rev = this.revision + 1;
-    // map, not push: the history keeps this array, and an array grown by push reserves 17 slots.
-    const events = planned.map((op): Event => {
+    // In path order, as events are delivered (and the history lists a revision's nodes).
+    if (planned.length > 1) planned.sort((a, b) => (a.path < b.path ? -1 : 1));
+    const events: Event[] = [];
+    const nodes: TreeNode[] = [];
+    for (const op of planned) {
       if (op.op === 'set') {
         const owner = op.ephemeral === true ? sid! : null;
-        this.writeFile(this.tree.findOrCreate(op.path), { rev, value: op.value, owner });
-        return { path: op.path, rev, kind: 'set', value: op.value };
+        const value = this.values.copy(op.value);
+        const node = this.tree.findOrCreate(op.path);
+        this.writeFile(node, op.path, { rev, value, owner });
+        events.push({ path: op.path, rev, kind: 'set', value });
+        nodes.push(node);
+      } else {
+        const node = this.tree.find(op.path)!;
+        this.writeFile(node, op.path, { rev, value: null, owner: null });
+        events.push({ path: op.path, rev, kind: 'delete' });
+        nodes.push(node);
       }
-      this.writeFile(this.tree.find(op.path)!, { rev, value: null, owner: null });
-      return { path: op.path, rev, kind: 'delete' };
-    });
-    if (events.length > 1) events.sort((a, b) => (a.path < b.path ? -1 : 1));
-    this.commitRevision(rev, events);
+    }
+    this.commitRevision(rev, events, nodes);
     return { ok: true, rev, changed: events.length };
   }
 
@@ -402,29 +426,29 @@ export class Store {
     return effective;
   }
 
-  /** Writes a version, moving ephemeral ownership from the old owner to the new one. */
-  private writeFile(node: TreeNode, version: Version): void {
-    const prev = node.current;
-    if (prev !== undefined && prev.value !== null && prev.owner !== null) {
-      this.sessions.get(prev.owner)?.ephemerals.delete(node.path);
+  /** Writes a version at `path`, moving ephemeral ownership from the old owner to the new one. */
+  private writeFile(node: TreeNode, path: string, version: Version): void {
+    if (node.value !== null && node.owner !== null) {
+      this.sessions.get(node.owner)?.ephemerals.delete(path);
     }
     this.tree.write(node, version);
     if (version.owner !== null) {
       const s = this.sessions.get(version.owner);
       assert(s !== undefined, `ephemeral owner ${version.owner} is not a session`);
-      s.ephemerals.add(node.path);
+      s.ephemerals.add(path);
     }
   }
 
   private fileRevNow(path: string): number {
     const node = this.tree.find(path);
-    return node !== undefined && node.isFileNow() ? node.current!.rev : 0;
+    return node !== undefined && node.isFileNow() ? node.rev : 0;
   }
 
-  private commitRevision(rev: number, events: Event[]): void {
+  /** `events` are what observers hear now; `nodes`, the same files in the same order, what history keeps. */
+  private commitRevision(rev: number, events: Event[], nodes: TreeNode[]): void {
     assert(rev === this.revision + 1, `revision ${rev} does not follow ${this.revision}`);
     this.revision = rev;
-    this.history.append(rev, events);
+    this.history.append(rev, nodes);
     this.maybeCompact();
     this.observer.revision?.(rev, events);
   }
@@ -461,11 +485,19 @@ export class Store {
     // Versions a snapshot in progress needs stay; they are pruned the next time their file's
     // history is compacted (reads below `oldest` are refused, so they are never seen).
     const keepFrom = Math.min(oldest, ...this.captureFloors);
-    this.history.dropBefore(oldest + 1, (e) => {
-      const node = this.tree.find(e.path);
-      if (node !== undefined) this.tree.compact(node, keepFrom);
+    this.history.dropBefore(oldest + 1, (node) => {
+      this.tree.compact(node, keepFrom);
+      this.settle(node, keepFrom);
     });
     this.oldest = oldest;
+  }
+
+  /** Moves a current value no kept revision sees being written to the settled slabs. */
+  private settle(node: TreeNode, oldest: number): void {
+    const value = node.value;
+    if (value === null || node.rev > oldest || node.past !== null) return;
+    if (this.settled.holds(value) || this.settled.ownsBufferFor(value)) return;
+    node.value = this.settled.copy(value);
   }
 
   // ---------------------------------------------------------------- reads
@@ -551,29 +583,30 @@ export class Store {
     const files: WalkEntry[] = [];
     let bytes = 0;
     let more = false;
-    const visit = (node: TreeNode): boolean => {
-      if (after === undefined || treeOrderAfter(node.path, after)) {
+    const visit = (node: TreeNode, path: string): boolean => {
+      if (after === undefined || treeOrderAfter(path, after)) {
         const v = node.fileAt(at);
-        if (v !== undefined && glob.matches(node.path)) {
+        if (v !== undefined && glob.matches(path)) {
           if (files.length === limit || bytes >= limits.pageBytesMax) {
             more = true;
             return false;
           }
-          files.push({ path: node.path, rev: v.rev, value: v.value! });
-          bytes += node.path.length + v.value!.byteLength;
+          files.push({ path, rev: v.rev, value: v.value! });
+          bytes += path.length + v.value!.byteLength;
         }
-      } else if (!isUnder(after, node.path)) {
+      } else if (!isUnder(after, path)) {
         return true; // the whole subtree comes before `after`
       }
-      if (node.children === null || !glob.mayMatchBelow(node.path)) return true;
+      if (node.children === null || !glob.mayMatchBelow(path)) return true;
+      const prefix = path === '/' ? '/' : `${path}/`;
       // At the head only live children can hold a match; at an older revision any child may.
       for (const name of at === this.revision ? node.liveNames : node.sortedNames()) {
-        if (!visit(node.children.get(name)!)) return false;
+        if (!visit(node.children.get(name)!, prefix + name)) return false;
       }
       return true;
     };
     const start = this.tree.find(glob.literalPrefix);
-    if (start !== undefined) visit(start);
+    if (start !== undefined) visit(start, glob.literalPrefix);
     return { files, at, more };
   }
 
@@ -583,13 +616,15 @@ export class Store {
    */
   firstEvent(glob: Glob, fromRev: number): Event | undefined {
     const from = this.checkEventsFrom(fromRev);
+    const matches = (path: string): boolean => glob.matches(path);
     for (let r = from; r <= this.revision; r++) {
+      if (!this.history.touches(r, matches)) continue;
       for (const e of this.history.at(r)) if (glob.matches(e.path)) return e;
     }
     return undefined;
   }
 
-  /** The events of revision `rev` (kept: oldestRev < rev ≤ rev). */
+  /** The events of revision `rev` (kept: oldestRev < rev ≤ rev), built anew for each call. */
   eventsAt(rev: number): Event[] {
     return this.history.at(rev);
   }
@@ -611,7 +646,8 @@ export class Store {
 
   /** The whole store at once (see captureSnapshot for one taken over time). */
   toSnapshot(): StoreSnapshot {
-    const files = this.filesWithVersions().map((n): SnapshotFile => [n.path, n.versions]);
+    const { nodes, paths } = this.filesWithVersions();
+    const files = nodes.map((n, i): SnapshotFile => [paths[i]!, n.versions()]);
     return {
       format: 1, rev: this.revision, oldest: this.oldest, files, sessions: this.sessionRecords(), noopTerm: this.lastNoopTerm,
       settings: this.replicated === null ? null : { ...this.replicated },
@@ -619,14 +655,21 @@ export class Store {
     };
   }
 
-  private filesWithVersions(): TreeNode[] {
+  /** Every node holding a version, with its path. */
+  private filesWithVersions(): { nodes: TreeNode[]; paths: string[] } {
     const nodes: TreeNode[] = [];
-    const collect = (node: TreeNode): void => {
-      if (node.versions.length > 0) nodes.push(node);
-      if (node.children !== null) for (const c of node.children.values()) collect(c);
+    const paths: string[] = [];
+    const collect = (node: TreeNode, path: string): void => {
+      if (node.hasVersions()) {
+        nodes.push(node);
+        paths.push(path);
+      }
+      if (node.children === null) return;
+      const prefix = path === '/' ? '/' : `${path}/`;
+      for (const [name, c] of node.children) collect(c, prefix + name);
     };
-    collect(this.tree.root);
-    return nodes;
+    collect(this.tree.root, '/');
+    return { nodes, paths };
   }
 
   private sessionRecords(): SnapshotSession[] {
@@ -648,7 +691,7 @@ export class Store {
   captureSnapshot(): SnapshotCapture {
     const rev = this.revision;
     const oldest = this.oldest;
-    const nodes = this.filesWithVersions();
+    const { nodes, paths } = this.filesWithVersions();
     this.captureFloors.push(oldest);
     let finished = false;
     return {
@@ -662,11 +705,11 @@ export class Store {
       files: (from, to) => {
         assert(!finished, 'snapshot capture read after finish()');
         const out: SnapshotFile[] = [];
-        for (const node of nodes.slice(from, to)) {
-          // Later versions were appended since; earlier ones compaction may have dropped are
+        for (let i = from; i < Math.min(to, nodes.length); i++) {
+          // Later versions were written since; earlier ones compaction may have dropped are
           // ones no revision from `oldest` on can see.
-          const versions = node.versions.filter((v) => v.rev <= rev);
-          if (versions.length > 0) out.push([node.path, versions]);
+          const versions = nodes[i]!.versions().filter((v) => v.rev <= rev);
+          if (versions.length > 0) out.push([paths[i]!, versions]);
         }
         return out;
       },
@@ -720,34 +763,31 @@ export class Store {
       s.floor = floor;
       for (const [seq, r] of results) s.results.set(seq, r);
     }
-    const byRev = new Map<number, Event[]>();
+    const byRev = new Map<number, [path: string, node: TreeNode][]>();
     for (const [path, versions] of files) {
       const node = store.tree.findOrCreate(path);
       for (const v of versions) {
         // Values are copied out of the snapshot's bytes, which can then be freed.
-        const value = v.value === null ? null : new Uint8Array(v.value);
+        const value = v.value === null ? null : (v.rev <= snap.oldest ? store.settled : store.values).copy(v.value);
         store.tree.write(node, { rev: v.rev, value, owner: v.owner });
         if (v.rev > snap.oldest) {
-          const list = byRev.get(v.rev) ?? [];
-          list.push(value === null
-            ? { path, rev: v.rev, kind: 'delete' }
-            : { path, rev: v.rev, kind: 'set', value });
-          byRev.set(v.rev, list);
+          const list = byRev.get(v.rev);
+          if (list === undefined) byRev.set(v.rev, [[path, node]]);
+          else list.push([path, node]);
         }
       }
-      const cur = node.current;
-      if (cur !== undefined && cur.value !== null && cur.owner !== null) {
-        const owner = store.sessions.get(cur.owner);
-        assert(owner !== undefined, `snapshot: ${path} owned by unknown session ${cur.owner}`);
+      if (node.value !== null && node.owner !== null) {
+        const owner = store.sessions.get(node.owner);
+        assert(owner !== undefined, `snapshot: ${path} owned by unknown session ${node.owner}`);
         owner.ephemerals.add(path);
       }
     }
     store.history = new History(snap.oldest + 1);
     for (let r = snap.oldest + 1; r <= snap.rev; r++) {
-      const events = byRev.get(r);
-      assert(events !== undefined, `snapshot: no events for revision ${r}`);
-      events.sort((a, b) => (a.path < b.path ? -1 : 1));
-      store.history.append(r, events);
+      const changed = byRev.get(r);
+      assert(changed !== undefined, `snapshot: no events for revision ${r}`);
+      changed.sort((a, b) => (a[0] < b[0] ? -1 : 1));
+      store.history.append(r, changed.map(([, node]) => node));
     }
     return store;
   }

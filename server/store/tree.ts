@@ -18,16 +18,25 @@ export interface Version {
   owner: string | null;
 }
 
-/** Shared empty lists: most nodes are leaves that never list a child, and directories hold no versions. */
+/** Shared empty list: most nodes are leaves that never list a child. */
 const NO_NAMES: string[] = Object.freeze([]) as unknown as string[];
-const NO_VERSIONS: Version[] = Object.freeze([]) as unknown as Version[];
 
-export class TreeNode {
+/**
+ * One name in the tree. Kept compact, since a store holds one per key: the current version is
+ * inline (the node is itself a Version, the one in force now), older versions go to `past` only
+ * while history still needs them, and the path is not stored but spelled from the names above.
+ */
+export class TreeNode implements Version {
   readonly name: string;
-  readonly path: string;
   readonly parent: TreeNode | null;
-  /** File versions in ascending rev; the last one is the current state. */
-  versions: Version[] = NO_VERSIONS;
+  /** The current version: its rev (0: the node never had one, or history dropped them all)… */
+  rev = 0;
+  /** …its value (null: a tombstone, or no version)… */
+  value: Uint8Array | null = null;
+  /** …and its ephemeral owner. */
+  owner: string | null = null;
+  /** Older versions, ascending rev, kept while a revision of the history may read them. */
+  past: Version[] | null = null;
   /** Children, including those kept only for history. */
   children: Map<string, TreeNode> | null = null;
   /** Live files in this subtree now, this node included. */
@@ -40,28 +49,53 @@ export class TreeNode {
   liveNames: string[] = NO_NAMES;
   private sortedNamesCache: string[] | null = null;
 
-  constructor(name: string, path: string, parent: TreeNode | null) {
+  constructor(name: string, parent: TreeNode | null) {
     this.name = name;
-    this.path = path;
     this.parent = parent;
   }
 
-  get current(): Version | undefined {
-    return this.versions[this.versions.length - 1];
+  /** The node's path, spelled from the names above it. */
+  get path(): string {
+    if (this.parent === null) return '/';
+    if (this.parent.parent === null) return `/${this.name}`;
+    return `${this.parent.path}/${this.name}`;
+  }
+
+  /** The path's length in characters, without building it. */
+  get pathLength(): number {
+    let n = 0;
+    for (let node: TreeNode = this; node.parent !== null; node = node.parent) n += node.name.length + 1;
+    return Math.max(n, 1);
+  }
+
+  hasVersions(): boolean {
+    return this.rev > 0;
+  }
+
+  /** Every version kept, ascending, as plain objects (for snapshots). */
+  versions(): Version[] {
+    if (this.rev === 0) return [];
+    const current = { rev: this.rev, value: this.value, owner: this.owner };
+    return this.past === null ? [current] : [...this.past, current];
   }
 
   isFileNow(): boolean {
-    const v = this.current;
-    return v !== undefined && v.value !== null;
+    return this.value !== null;
   }
 
   isDirNow(): boolean {
     return this.parent === null || this.liveFiles - (this.isFileNow() ? 1 : 0) > 0;
   }
 
-  /** The version in force at `rev`, or undefined when the node had none yet. */
+  /**
+   * The version in force at `rev`, or undefined when the node had none yet. The current one is
+   * the node itself: read it at once, since a later write changes it in place.
+   */
   versionAt(rev: number): Version | undefined {
-    const vs = this.versions;
+    if (this.rev === 0) return undefined;
+    if (this.rev <= rev) return this;
+    const vs = this.past;
+    if (vs === null) return undefined;
     let lo = 0;
     let hi = vs.length - 1;
     let found: Version | undefined;
@@ -78,7 +112,7 @@ export class TreeNode {
     return found;
   }
 
-  /** The live file version at `rev`, or undefined if no file was here then. */
+  /** The live file version at `rev`, or undefined if no file was here then (see versionAt). */
   fileAt(rev: number): Version | undefined {
     const v = this.versionAt(rev);
     return v !== undefined && v.value !== null ? v : undefined;
@@ -110,7 +144,7 @@ export class TreeNode {
     this.children ??= new Map();
     let child = this.children.get(name);
     if (child === undefined) {
-      child = new TreeNode(name, this.path === '/' ? `/${name}` : `${this.path}/${name}`, this);
+      child = new TreeNode(name, this);
       this.children.set(name, child);
       if (this.sortedNamesCache !== null) insertSorted(this.sortedNamesCache, name);
     }
@@ -147,7 +181,7 @@ function removeSorted(names: string[], name: string): void {
 }
 
 export class Tree {
-  readonly root = new TreeNode('', '/', null);
+  readonly root = new TreeNode('', null);
 
   /** The node at `path`, or undefined. Nodes kept only for history are returned too. */
   find(path: string): TreeNode | undefined {
@@ -172,15 +206,20 @@ export class Tree {
     return node;
   }
 
-  /** Appends a version; keeps liveFiles counts of the node and its ancestors in step. */
+  /** Writes a new current version; keeps liveFiles counts of the node and its ancestors in step. */
   write(node: TreeNode, version: Version): void {
-    const last = node.current;
-    assert(last === undefined || last.rev < version.rev, `write at ${node.path}: rev must rise`);
+    assert(node.rev < version.rev, `write at ${node.path}: rev must rise`);
     const wasLive = node.isFileNow();
     const isLive = version.value !== null;
-    // A file's first version gets an array of its own size (push would reserve 17 slots).
-    if (node.versions.length === 0) node.versions = [version];
-    else node.versions.push(version);
+    if (node.rev > 0) {
+      const previous: Version = { rev: node.rev, value: node.value, owner: node.owner };
+      // A first older version gets an array of its own size (push would reserve 17 slots).
+      if (node.past === null) node.past = [previous];
+      else node.past.push(previous);
+    }
+    node.rev = version.rev;
+    node.value = version.value;
+    node.owner = version.owner;
     if (wasLive === isLive) return;
     const delta = isLive ? 1 : -1;
     for (let n: TreeNode | null = node; n !== null; n = n.parent) {
@@ -202,13 +241,26 @@ export class Tree {
    * empty ancestors) once it holds nothing.
    */
   compact(node: TreeNode, oldest: number): void {
-    const vs = node.versions;
-    let base = -1;
-    for (let i = 0; i < vs.length && vs[i]!.rev <= oldest; i++) base = i;
-    if (base > 0) vs.splice(0, base);
-    if (base >= 0 && vs[0]!.value === null) vs.shift();
+    // Several dropped revisions can name one node: an earlier one's compaction may have taken
+    // it out of the tree already (and its path may hold a new node since).
+    if (node.parent !== null && node.parent.children?.get(node.name) !== node) return;
+    if (node.rev !== 0 && node.rev <= oldest) {
+      // The current version is the one in force at `oldest`: nothing older is needed.
+      node.past = null;
+      if (node.value === null) {
+        node.rev = 0;
+        node.owner = null;
+      }
+    } else if (node.past !== null) {
+      const vs = node.past;
+      let base = -1;
+      for (let i = 0; i < vs.length && vs[i]!.rev <= oldest; i++) base = i;
+      if (base > 0) vs.splice(0, base);
+      if (base >= 0 && vs[0]!.value === null) vs.shift();
+      if (vs.length === 0) node.past = null;
+    }
     for (let n: TreeNode | null = node; n !== null && n.parent !== null; n = n.parent) {
-      if (n.versions.length > 0 || (n.children !== null && n.children.size > 0)) break;
+      if (n.rev !== 0 || (n.children !== null && n.children.size > 0)) break;
       assert(n.liveFiles === 0, `compact removed live node ${n.path}`);
       n.parent.removeChild(n.name);
     }

@@ -457,3 +457,24 @@ describe('history bounded in bytes', () => {
     expect(copy.oldestRev).toBe(s.oldestRev);
   });
 });
+
+describe('where values are kept', () => {
+  it('copies a value out of the command that brought it, and moves it once its revision leaves history', () => {
+    const s = new Store({ historyRevisions: 3 });
+    const frame = te.encode('..config-v1..');
+    ok(txn(s, [{ op: 'set', path: '/config', value: frame.subarray(2, 11) }]));
+    frame.fill(0);
+    const young = s.get('/config').value!;
+    expect(td.decode(young)).toBe('config-v1');
+    expect(young.buffer).not.toBe(frame.buffer);
+    // A counter churns in the same slab; /config outlives the window of 3 revisions.
+    for (let i = 0; i < 10; i++) ok(txn(s, [setOp('/counter', `n${i}`)]));
+    const settled = s.get('/config').value!;
+    expect(td.decode(settled)).toBe('config-v1');
+    expect(settled.buffer).not.toBe(young.buffer);
+    expect(s.get('/counter').value!.buffer).toBe(young.buffer);
+    // Reads at a kept revision, history and snapshots see the same bytes.
+    expect(td.decode(restore(s).get('/config').value!)).toBe('config-v1');
+    expect(s.eventsAt(s.rev)[0]!.path).toBe('/counter');
+  });
+});
