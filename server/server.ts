@@ -12,6 +12,7 @@ import { registerUi } from './api/ui.ts';
 import { operatorGuard } from './api/credentials.ts';
 import { registerApi } from './api/plugin.ts';
 import { CoordNode } from './node.ts';
+import { startIdleCollector } from './idle-collector.ts';
 import type { Clock } from './clock.ts';
 import { productionEnv } from './consensus/env-production.ts';
 import { limits } from '../protocol/limits.ts';
@@ -159,6 +160,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   followMembership();
   const membershipTimer = setInterval(followMembership, 250);
   membershipTimer.unref();
+  const stopIdleCollector = startIdleCollector(() => node.status().applied);
   let api;
   try {
     // Alone, it leads itself and has replayed its log before it listens. In a cluster it must
@@ -178,6 +180,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     await app.listen({ host: options.host, port: options.port });
   } catch (err) {
     clearInterval(membershipTimer);
+    stopIdleCollector();
     peers.close();
     await node.stop();
     throw err;
@@ -201,6 +204,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         if (to !== null) app.log.info({ to }, 'leadership handed over');
         api.drain();
         clearInterval(membershipTimer);
+        stopIdleCollector();
         await node.stop();
         peers.close();
         api.closeConnections();
