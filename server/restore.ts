@@ -23,7 +23,7 @@ import { limits } from '../protocol/limits.ts';
 import type { Membership } from './consensus/core/index.ts';
 import { storeFromSnapshot, withMembership } from './consensus/snapshots.ts';
 import { crc32 } from './storage/crc32.ts';
-import { LevelStorage } from './storage/level-storage.ts';
+import { openDataDir } from './storage/open-storage.ts';
 
 export interface RestoreOptions {
   file: string;
@@ -62,7 +62,7 @@ export async function restoreDataDir(o: RestoreOptions): Promise<{ summary: Snap
   // Decoded once here, as the server will on start: a payload the store refuses fails now, not then.
   const { store } = storeFromSnapshot(data, { historyRevisions: limits.historyRevisionsDefault });
   if (store.rev !== summary.rev) throw new RestoreError(`${o.file}: its payload is at revision ${store.rev}, its summary says ${summary.rev}`);
-  const storage = await LevelStorage.open(dir);
+  const storage = await openDataDir(dir);
   try {
     await storage.load();
     await storage.saveSnapshot({ index: 1, term: 1, data, crc: crc32(data) });

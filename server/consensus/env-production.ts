@@ -7,7 +7,7 @@
 import { randomFillSync } from 'node:crypto';
 import { systemClock, type Clock } from '../clock.ts';
 import type { Logger } from '../log.ts';
-import { LevelStorage } from '../storage/level-storage.ts';
+import { openDataDir } from '../storage/open-storage.ts';
 import type { RaftStorage } from '../storage/raft-storage.ts';
 import type { NodeEnv, PeerTransport, RandomSource, Scheduler } from './env.ts';
 
@@ -53,7 +53,7 @@ export interface ProductionEnvOptions {
 
 /** Opens the data directory and builds the env a single production node runs in. */
 export async function productionEnv(options: ProductionEnvOptions): Promise<NodeEnv> {
-  const storage: RaftStorage = await LevelStorage.open(options.dataDir);
+  const storage: RaftStorage = await openDataDir(options.dataDir);
   return {
     clock: options.clock ?? systemClock,
     scheduler: timerScheduler,

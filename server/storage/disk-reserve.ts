@@ -19,6 +19,7 @@
 import { statfs, open as openFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isNoSpaceError } from './no-space.ts';
+import { StorageError } from './storage-error.ts';
 
 /** Size of the reserve file: room to reopen LevelDB and for session commands on a full disk. */
 export const DISK_RESERVE_BYTES = 8 * 1024 * 1024;
@@ -102,4 +103,17 @@ export class DiskReserve {
     await handle.close();
     return true;
   }
+}
+
+/** What a storage that cannot open or write for want of space says. */
+export async function diskFullText(reserve: DiskReserve): Promise<string> {
+  const free = await reserve.freeBytes().catch(() => NaN);
+  return `the disk is full (${free} bytes free); free space (${reserve.resumeFreeBytes} bytes lets writes resume) and start again`;
+}
+
+/** The error for a storage that cannot be opened, saying so plainly when the disk is full. */
+export async function storageOpenError(dir: string, err: unknown, reserve: DiskReserve): Promise<StorageError> {
+  const cause = (err as { cause?: Error }).cause ?? err;
+  const why = isNoSpaceError(err) ? await diskFullText(reserve) : (cause as Error).message;
+  return new StorageError(`cannot open the database in ${dir}: ${why}`, { cause: err });
 }

@@ -38,11 +38,11 @@
  * CRCs of table blocks it reads (verify_checksums is off): the seal on every record does.
  */
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
-import { open as openFile, readFile, readdir, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Level } from 'level';
-import { DiskReserve, type DiskReserveOptions } from './disk-reserve.ts';
-import type { Bytes, KvOp, KvRange, OrderedKv, SnapshotFiles, Space } from './kv.ts';
+import { DirFiles } from './dir-files.ts';
+import { DiskReserve, diskFullText, storageOpenError, type DiskReserveOptions } from './disk-reserve.ts';
+import type { Bytes, KvOp, KvRange, OrderedKv, Space } from './kv.ts';
 import { LogStorage, type LogStorageOptions } from './log-storage.ts';
 import { isNoSpaceError } from './no-space.ts';
 import type { RaftStorage } from './raft-storage.ts';
@@ -95,51 +95,6 @@ class LevelKv implements OrderedKv {
   }
 }
 
-/** Snapshot files in the data directory. */
-class DirFiles implements SnapshotFiles {
-  constructor(private readonly dir: string) {}
-
-  path(name: string): string {
-    return join(this.dir, name);
-  }
-
-  /** A temp file, fsync, rename, fsync of the directory. */
-  async write(name: string, data: Uint8Array): Promise<void> {
-    const path = this.path(name);
-    const tmp = `${path}.tmp`;
-    const handle = await openFile(tmp, 'w');
-    try {
-      await handle.writeFile(data);
-      await handle.sync();
-    } catch (err) {
-      await handle.close();
-      // A full disk is survived: give back what the half-written file took.
-      await unlink(tmp).catch(() => {});
-      throw err;
-    }
-    await handle.close();
-    await rename(tmp, path);
-    const dir = await openFile(this.dir, 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
-  }
-
-  read(name: string): Promise<Uint8Array> {
-    return readFile(this.path(name));
-  }
-
-  list(): Promise<string[]> {
-    return readdir(this.dir);
-  }
-
-  remove(name: string): Promise<void> {
-    return unlink(this.path(name));
-  }
-}
-
 export type LevelStorageOptions = DiskReserveOptions & LogStorageOptions;
 
 export class LevelStorage extends LogStorage implements RaftStorage {
@@ -175,11 +130,11 @@ export class LevelStorage extends LogStorage implements RaftStorage {
     try {
       db = await openDatabase(dir, fresh);
     } catch (err) {
-      if (!isNoSpaceError(err) || !(await reserve.release())) throw await openError(dir, err, reserve);
+      if (!isNoSpaceError(err) || !(await reserve.release())) throw await storageOpenError(dir, err, reserve);
       try {
         db = await openDatabase(dir, fresh);
       } catch (again) {
-        throw await openError(dir, again, reserve);
+        throw await storageOpenError(dir, again, reserve);
       }
     }
     const storage = new LevelStorage(dir, new LevelKv(db), reserve, options);
@@ -216,15 +171,4 @@ async function openDatabase(dir: string, fresh: boolean): Promise<Level<Bytes, B
   });
   await db.open();
   return db;
-}
-
-async function diskFullText(reserve: DiskReserve): Promise<string> {
-  const free = await reserve.freeBytes().catch(() => NaN);
-  return `the disk is full (${free} bytes free); free space (${reserve.resumeFreeBytes} bytes lets writes resume) and start again`;
-}
-
-async function openError(dir: string, err: unknown, reserve: DiskReserve): Promise<StorageError> {
-  const cause = (err as { cause?: Error }).cause ?? err;
-  const why = isNoSpaceError(err) ? await diskFullText(reserve) : (cause as Error).message;
-  return new StorageError(`cannot open the database in ${dir}: ${why}`, { cause: err });
 }
