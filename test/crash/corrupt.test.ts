@@ -2,14 +2,14 @@
  * Damaged data directories: the server must refuse to start, with a message naming the directory
  * and what is wrong, and must not start empty over the data. Each case builds a real data
  * directory with a real server, damages it the way disks and people do (a foreign directory,
- * a garbage CURRENT file, a log entry gone from the middle, a value whose checksum fails), and
- * runs `coord server` on it as a child process.
+ * a record of the log's files damaged, a log entry gone from the middle, a value whose checksum
+ * fails), and runs `coord server` on it as a child process.
  */
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Level } from 'level';
 import { afterAll, describe, expect, it } from 'vitest';
 import { connect } from '../../client/index.ts';
+import { FileKv } from '../../server/storage/file-kv.ts';
 import { removeDir, spawnServer, startTestServer, tempDir } from '../helpers/server.ts';
 
 const dirs: string[] = [];
@@ -26,22 +26,25 @@ async function populated(writes: number, snapshotEveryEntries = 50_000): Promise
   return server.dataDir;
 }
 
-/** The part of a sublevel these tests use. */
-interface RawSublevel {
+/** The part of the log's key-value store these tests use, one space of it. */
+interface RawSpace {
   get(key: Uint8Array): Promise<Uint8Array | undefined>;
   put(key: Uint8Array, value: Uint8Array): Promise<void>;
   del(key: Uint8Array): Promise<void>;
 }
 
-/** Opens the raw LevelDB the way the server lays it out, to damage one record. */
-async function withRawLog(dir: string, fn: (log: RawSublevel, meta: RawSublevel) => Promise<void>): Promise<void> {
-  const db = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' });
-  await db.open();
-  const opts = { keyEncoding: 'view', valueEncoding: 'view' } as const;
+/** Opens the log's files the way the server lays them out (file-kv.ts), to damage one record. */
+async function withRawLog(dir: string, fn: (log: RawSpace, meta: RawSpace) => Promise<void>): Promise<void> {
+  const kv = FileKv.open(dir);
+  const space = (name: 'log' | 'meta'): RawSpace => ({
+    get: (key) => kv.get(name, key),
+    put: (key, value) => kv.write([{ type: 'put', space: name, key, value }], true),
+    del: (key) => kv.write([{ type: 'del', space: name, key }], true),
+  });
   try {
-    await fn(db.sublevel<Uint8Array, Uint8Array>('log', opts) as never, db.sublevel<Uint8Array, Uint8Array>('meta', opts) as never);
+    await fn(space('log'), space('meta'));
   } finally {
-    await db.close();
+    kv.close();
   }
 }
 
@@ -73,11 +76,15 @@ describe('damaged data directories stop the server', () => {
     expect(message).toContain('not a coord data directory');
   });
 
-  it('refuses a database LevelDB cannot open (garbage CURRENT)', async () => {
-    const dir = await populated(5);
-    writeFileSync(join(dir, 'CURRENT'), 'MANIFEST-999999\n');
+  it('refuses log files with a record damaged before the last (not a torn write), naming file and offset', async () => {
+    const dir = await populated(20);
+    const name = readdirSync(dir).find((n) => /^wal-[0-9a-f]+\.log$/.test(n))!;
+    const bytes = readFileSync(join(dir, name));
+    const at = bytes.indexOf(Buffer.from('v3'));
+    bytes[at] = bytes[at]! ^ 0xff;
+    writeFileSync(join(dir, name), bytes);
     const message = await refusal(dir);
-    expect(message).toContain(`cannot open the database in ${dir}`);
+    expect(message).toMatch(new RegExp(`${join(dir, name)}: the record at byte \\d+ is damaged, and more was written after it`));
   });
 
   it('refuses a log with an entry missing from the middle', async () => {

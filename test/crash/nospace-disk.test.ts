@@ -74,11 +74,11 @@ interface Filled {
 }
 
 /** Writers set fresh paths with incompressible values until each is answered NOSPACE. */
-async function fillThroughApi(client: CoordClient): Promise<Filled> {
+async function fillThroughApi(client: CoordClient, root = '/fill'): Promise<Filled> {
   const out: Filled = { acked: [], refused: [], other: [] };
   const writer = async (w: number) => {
     for (let i = 0; i < WRITES_PER_WRITER_MAX; i++) {
-      const path = `/fill/w${w}/${i}`;
+      const path = `${root}/w${w}/${i}`;
       const value = randomBytes(VALUE_BYTES);
       try {
         out.acked.push({ path, value, rev: await client.set(path, value) });
@@ -95,8 +95,8 @@ async function fillThroughApi(client: CoordClient): Promise<Filled> {
 }
 
 /** Every acknowledged write is there with its value and revision, and nothing refused is. */
-async function expectExactly(client: CoordClient, filled: Filled): Promise<void> {
-  const { files } = await client.walk('/fill/**');
+async function expectExactly(client: CoordClient, filled: Filled, root = '/fill'): Promise<void> {
+  const { files } = await client.walk(`${root}/**`);
   expect(files.map((f) => f.path).sort()).toEqual(filled.acked.map((a) => a.path).sort());
   const byPath = new Map(files.map((f) => [f.path, f]));
   for (const a of filled.acked) {
@@ -198,11 +198,20 @@ describe.skipIf(mountError !== null)(`a full disk (${DISK_MIB} MiB tmpfs)`, () =
       server = await startTestServer({ dataDir, onFatal });
       console.log(`[nospace] restart on a full disk: serving after ${Date.now() - startedAt} ms, ` +
         `${disk.freeBytes()} bytes free, disk: ${server.node.diskState}`);
-      expect(server.node.diskState).toBe('nospace');
+      // The log's own files need no space to open (LevelDB needed some, and started refusing):
+      // the server starts with its reserve in place, takes writes into the space its files
+      // allocated ahead, and refuses once they need more.
+      expect(server.node.diskState).toBe('ok');
       const again = await connect({ urls: server.url, requestTimeoutMs: 10_000 });
       await expectExactly(again, filled);
       expect(text((await again.get('/after/x')).value)).toBe('resumed');
+      const more = await fillThroughApi(again, '/more');
+      console.log(`[nospace] after the restart: ${more.acked.length} writes acknowledged, then ${more.refused.length} answered NOSPACE`);
+      expect(more.other).toEqual([]);
+      expect(more.refused.length).toBeGreaterThan(0);
+      expect(server.node.diskState).toBe('nospace');
       await expectNoSpace(again, dataDir);
+      await expectExactly(again, more, '/more');
       const freedAgainAt = Date.now();
       disk.free('filler2');
       console.log(`[nospace] after the restart, filler deleted: first write taken ${await firstWriteAfter(again, '/after/y', freedAgainAt)} ms later`);

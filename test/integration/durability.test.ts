@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { connect } from '../../client/index.ts';
 import { ErrorCode } from '../../protocol/errors.ts';
 import type { Event, WalkEntry, WalkResult } from '../../protocol/messages.ts';
-import { LevelStorage } from '../../server/storage/level-storage.ts';
+import { openDataDir } from '../../server/storage/open-storage.ts';
 import { RawClient, bytes } from '../helpers/raw-client.ts';
 import { removeDir, startTestServer, tempDir } from '../helpers/server.ts';
 
@@ -174,7 +174,7 @@ describe('restart through snapshot + log replay (snapshotEveryEntries: 50, histo
     }
 
     // On disk: a snapshot exists and the log before it is gone.
-    const storage = await LevelStorage.open(dir);
+    const storage = await openDataDir(dir);
     try {
       const state = await storage.load();
       expect(state.snapshot).not.toBeNull();
