@@ -30,7 +30,7 @@
  * values are read from the files when asked for (the page cache holds recent ones).
  */
 import {
-  closeSync, fdatasync, fstatSync, fsyncSync, openSync, readdirSync, readSync, unlinkSync, writeSync,
+  closeSync, fdatasyncSync, fstatSync, fsyncSync, openSync, readdirSync, readSync, unlinkSync, writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { assert } from '../assert.ts';
@@ -305,7 +305,7 @@ export class FileKv implements OrderedKv {
   async write(ops: KvOp[], sync: boolean): Promise<void> {
     this.open();
     if (ops.length > 0) this.append(ops);
-    if (sync) await fdatasyncAsync(this.current.fd);
+    if (sync) fdatasyncNow(this.current.fd);
   }
 
   /** Writes one batch (a file of its own when the current one is full), then indexes it. */
@@ -423,12 +423,7 @@ function lastNonZeroByte(bytes: Buffer, from: number): number {
 }
 
 function fdatasyncNow(fd: number): void {
-  // fdatasyncSync is not in every Node's typings' overloads: fsyncSync is enough here (rare).
-  fsyncSync(fd);
-}
-
-function fdatasyncAsync(fd: number): Promise<void> {
-  return new Promise((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve())));
+  fdatasyncSync(fd);
 }
 
 function syncDir(dir: string): void {
