@@ -305,7 +305,14 @@ export class FileKv implements OrderedKv {
   async write(ops: KvOp[], sync: boolean): Promise<void> {
     this.open();
     if (ops.length > 0) this.append(ops);
-    if (sync) fdatasyncNow(this.current.fd);
+    if (!sync) return;
+    // Synced on this thread (one fdatasync into space allocated ahead costs less than a
+    // thread-pool round trip), but after the work queued for this turn: a leader's messages to
+    // its followers, corked until then (protocol/cork.ts), leave before the disk is waited on,
+    // so that followers write in parallel with it.
+    await new Promise<void>((resolve) => process.nextTick(resolve));
+    this.open();
+    fdatasyncNow(this.current.fd);
   }
 
   /** Writes one batch (a file of its own when the current one is full), then indexes it. */
