@@ -29,7 +29,7 @@ const TARGETS: Target[] = [
   { workload: 'concurrent-set', goal: 'concurrent durable SET ≥ 30,000/s, p99 under 10 ms', topology: 'single',
     judge: (r) => ({ figure: `${fmt(r.opsPerSec, '/s')}, p99 ${r.p99Ms.toFixed(1)} ms`, met: r.opsPerSec >= 30_000 && r.p99Ms < 10 }) },
   { workload: 'concurrent-set', goal: 'concurrent durable SET ≥ 5 × ZooKeeper on three nodes', topology: 'cluster', judge: () => null,
-    peerbench: 'scripts/ratio.sh conc-put zk3 5' },
+    peerbench: 'PEERBENCH=<copy> test/bench/peerbench-cluster.sh conc-put zk3 (need ≥ 5)' },
   { workload: 'cas', goal: 'contended compare-and-set ≥ 5 × ZooKeeper\'s successes', topology: 'any', judge: () => null,
     peerbench: 'scripts/ratio.sh cas-hot zk1 5' },
   { workload: 'lock-handoff', goal: 'lock hand-offs ≥ 1,000/s', topology: 'single',
