@@ -148,6 +148,12 @@ export class FileKv implements OrderedKv {
   private files: WalFile[] = [];
   private readonly spaces: Record<Space, SpaceIndex> = { log: new SpaceIndex(), meta: new SpaceIndex() };
   private closed = false;
+  /**
+   * A batch was written and not yet synced. No file is deleted meanwhile: the batch may be what
+   * made it dead (deleted its segments, carried its meta records into a new file), and a crash
+   * that lost the batch must find the file still there.
+   */
+  private unsynced = false;
 
   private constructor(readonly dir: string, private readonly options: Required<FileKvOptions>) {}
 
@@ -313,6 +319,8 @@ export class FileKv implements OrderedKv {
     await new Promise<void>((resolve) => process.nextTick(resolve));
     this.open();
     fdatasyncNow(this.current.fd);
+    this.unsynced = false;
+    this.dropDeadFiles();
   }
 
   /** Writes one batch (a file of its own when the current one is full), then indexes it. */
@@ -340,13 +348,14 @@ export class FileKv implements OrderedKv {
       file.allocated = to;
     }
     writeAll(file.fd, record, file.size);
+    this.unsynced = true;
     this.applyRecord(file, record.subarray(HEADER_BYTES), file.size + HEADER_BYTES);
     file.size = end;
-    this.dropDeadFiles();
   }
 
-  /** Deletes the oldest files while nothing in them is live or being read. */
+  /** Deletes the oldest files while nothing in them is live or being read, once all is synced. */
   private dropDeadFiles(): void {
+    if (this.unsynced) return;
     let dropped = false;
     while (this.files.length > 1) {
       const oldest = this.files[0]!;

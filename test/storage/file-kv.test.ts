@@ -93,6 +93,19 @@ describe('FileKv', () => {
     kv.close();
   });
 
+  it('deletes a file a batch made dead only once that batch is synced', async () => {
+    const d = dir();
+    const kv = FileKv.open(d, { fileBytes: 256, extendBytes: 256 });
+    await kv.write([put('meta', 'hard', 'h1'), put('log', 'a', 'A'.repeat(200))], true);
+    // Not synced: it deletes 'a' and carries 'hard' into a new file, leaving the first one dead;
+    // a crash now could lose it, so the first file must stay.
+    await kv.write([del('log', 'a'), put('log', 'b', 'B'.repeat(200))], false);
+    expect(walFiles(d)).toEqual(['wal-0000000000000001.log', 'wal-0000000000000002.log']);
+    await kv.write([], true);
+    expect(walFiles(d)).toEqual(['wal-0000000000000002.log']);
+    kv.close();
+  });
+
   it('drops a torn last write, zeroes it, and goes on writing after it', async () => {
     const d = dir();
     let kv = FileKv.open(d);
