@@ -356,16 +356,16 @@ export class FileKv implements OrderedKv {
   /** Deletes the oldest files while nothing in them is live or being read, once all is synced. */
   private dropDeadFiles(): void {
     if (this.unsynced) return;
-    let dropped = false;
     while (this.files.length > 1) {
       const oldest = this.files[0]!;
       if (oldest.live > 0 || oldest.pins > 0) break;
       closeSync(oldest.fd);
       unlinkSync(oldest.path);
       this.files.shift();
-      dropped = true;
+      // Each deletion durable before the next: a file that came back after a crash without the
+      // one after it would bring back puts that only the later file's deletions cancel.
+      syncDir(this.dir);
     }
-    if (dropped) syncDir(this.dir);
   }
 
   private open(): void {
