@@ -1,8 +1,10 @@
 /**
- * The production storage: the log, the hard state and the snapshot record in LevelDB (through
- * `level`), each under its own sublevel, and snapshot files beside it. The log's logic (segments,
- * truncation, compaction, the checks on load, ordered writes) is log-storage.ts; this file opens
- * the engine, handles a full disk, and lays snapshots out as files.
+ * The storage of data directories LevelDB holds (every one written before the log had its own
+ * files, file-storage.ts; open-storage.ts picks): the log, the hard state and the snapshot record
+ * in LevelDB (through `level`), each under its own sublevel, and snapshot files beside it. The
+ * log's logic (segments, truncation, compaction, the checks on load, ordered writes) is
+ * log-storage.ts; this file opens the engine, handles a full disk, and lays snapshots out as
+ * files.
  *
  * A full disk is not fatal here (see disk-reserve.ts for the whole rule). Open: if LevelDB cannot
  * open for want of space (it writes the recovered write-ahead log out as a table), the reserve
