@@ -37,6 +37,7 @@ import { assert } from '../assert.ts';
 import { crc32 } from './crc32.ts';
 import type { Bytes, KvOp, KvRange, OrderedKv, Space } from './kv.ts';
 import { StorageError } from './storage-error.ts';
+import { lowerBound, upperBound } from '../sorted-strings.ts';
 
 /** A file takes no batch after this many bytes (a batch larger than this gets a file of its own). */
 export const FILE_BYTES = 64 * 1024 * 1024;
@@ -120,28 +121,6 @@ class SpaceIndex {
 }
 
 const latin1 = (b: Bytes) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
-
-function lowerBound(s: string[], name: string): number {
-  let lo = 0;
-  let hi = s.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (s[mid]! < name) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-function upperBound(s: string[], name: string): number {
-  let lo = 0;
-  let hi = s.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (s[mid]! <= name) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
 
 export class FileKv implements OrderedKv {
   /** Oldest first; the last is the one written to. */

@@ -22,6 +22,7 @@ import { checkSettings, settingsFromOptions, type ReplicatedSettings } from './s
 import { SessionTable, type SessionState } from './session-table.ts';
 import { Tree, type TreeNode, type Version } from './tree.ts';
 import { ByteSlabs } from '../byte-slabs.ts';
+import { upperBound } from '../sorted-strings.ts';
 
 export interface StoreOptions {
   /** Revisions of history to keep (reads and waits at older revisions get TOO_LATE). */
@@ -791,18 +792,6 @@ export class Store {
     }
     return store;
   }
-}
-
-/** Index of the first element of sorted `names` greater than `key`. */
-function upperBound(names: string[], key: string): number {
-  let lo = 0;
-  let hi = names.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (names[mid]! <= key) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /** True if `path` comes after `after` in tree order (depth first, children sorted). */

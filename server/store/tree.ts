@@ -8,6 +8,7 @@
  * this file keeps the versions and answers "what was here at revision R".
  */
 import { assert } from '../assert.ts';
+import { lowerBound } from '../sorted-strings.ts';
 
 export interface Version {
   /** The store revision that wrote this version. */
@@ -156,18 +157,6 @@ export class TreeNode implements Version {
     this.children!.delete(name);
     if (this.sortedNamesCache !== null) removeSorted(this.sortedNamesCache, name);
   }
-}
-
-/** Index of the first element of sorted `names` not less than `name`. */
-function lowerBound(names: string[], name: string): number {
-  let lo = 0;
-  let hi = names.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (names[mid]! < name) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 function insertSorted(names: string[], name: string): void {
