@@ -2,18 +2,8 @@
  * msgpack encoding of protocol messages. Plain msgpack (no msgpackr records or extensions) so a
  * client in any language can speak the protocol; binary values travel as msgpack `bin`.
  */
-import { Packr } from 'msgpackr';
 import { limits } from './limits.ts';
-
-const packr = new Packr({
-  useRecords: false,
-  mapsAsObjects: true,
-  // Integers above 2^53 cannot be revisions or ids; decode them as numbers and let validation
-  // refuse what is not a safe integer.
-  int64AsType: 'number',
-  moreTypes: false,
-  bundleStrings: false,
-});
+import { msgpack as packr } from './msgpack.ts';
 
 export function encode(message: unknown): Uint8Array {
   return packr.pack(message);

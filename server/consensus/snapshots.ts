@@ -23,7 +23,6 @@
  * member that needs them (snapshot-transfer.ts); a single node lets them go. If a member needs a
  * snapshot whose bytes are gone, a new one is taken at once (`bytesFor` asks for it).
  */
-import { Packr } from 'msgpackr';
 import { crc32 } from '../storage/crc32.ts';
 import { isNoSpaceError } from '../storage/no-space.ts';
 import type { RaftStorage, SnapshotRecord } from '../storage/raft-storage.ts';
@@ -31,9 +30,8 @@ import { Store, type SnapshotCapture, type StoreOptions, type StoreSnapshot } fr
 import type { Membership, SnapshotMeta } from './core/index.ts';
 import type { Scheduler } from './env.ts';
 import type { StorageLog } from './storage-log.ts';
+import { msgpack } from '../../protocol/msgpack.ts';
 
-const packOptions = { useRecords: false, mapsAsObjects: true, moreTypes: false } as const;
-const packer = () => new Packr(packOptions);
 
 /**
  * msgpackr packs into one buffer shared by every Packr of the process, grown to fit the largest
@@ -43,7 +41,7 @@ const packer = () => new Packr(packOptions);
  */
 function releasePackBuffer(): void {
   // A Buffer, as msgpackr allocates its own in Node: it writes strings with Buffer's utf8Write.
-  new Packr(packOptions).useBuffer(Buffer.allocUnsafeSlow(0x1000));
+  msgpack.useBuffer(Buffer.allocUnsafeSlow(0x1000));
 }
 /** Files packed per turn of the event loop while a snapshot is taken. */
 const SNAPSHOT_FILES_PER_TURN = 2000;
@@ -58,37 +56,35 @@ export type SnapshotPayload = StoreSnapshot & { membership?: Membership };
 /** The bytes of a snapshot of `store` as it is now (small stores: the bootstrap's empty one). */
 export function encodeSnapshot(store: Store, membership: Membership): Uint8Array {
   const payload: SnapshotPayload = { ...store.toSnapshot(), membership };
-  const bytes = new Uint8Array(packer().pack(payload));
+  const bytes = new Uint8Array(msgpack.pack(payload));
   releasePackBuffer();
   return bytes;
 }
 
 /** Reads a snapshot's bytes into `store` (replacing its state); returns the membership, if any. */
 export function restoreSnapshot(store: Store, data: Uint8Array): Membership | null {
-  const p = packer();
-  const payload = p.unpack(data) as SnapshotPayload;
-  store.restore(payload, (chunk) => p.unpack(chunk));
+  const payload = msgpack.unpack(data) as SnapshotPayload;
+  store.restore(payload, (chunk) => msgpack.unpack(chunk));
   return payload.membership ?? null;
 }
 
 /** A new store from a snapshot's bytes, and the membership they hold, if any. */
 export function storeFromSnapshot(data: Uint8Array, options: StoreOptions): { store: Store; membership: Membership | null } {
-  const p = packer();
-  const payload = p.unpack(data) as SnapshotPayload;
-  return { store: Store.fromSnapshot(payload, options, (chunk) => p.unpack(chunk)), membership: payload.membership ?? null };
+  const payload = msgpack.unpack(data) as SnapshotPayload;
+  return { store: Store.fromSnapshot(payload, options, (chunk) => msgpack.unpack(chunk)), membership: payload.membership ?? null };
 }
 
 /** A snapshot's bytes with their membership replaced (a restored backup's new cluster). */
 export function withMembership(data: Uint8Array, membership: Membership): Uint8Array {
-  const payload = packer().unpack(data) as SnapshotPayload;
-  const bytes = new Uint8Array(packer().pack({ ...payload, membership }));
+  const payload = msgpack.unpack(data) as SnapshotPayload;
+  const bytes = new Uint8Array(msgpack.pack({ ...payload, membership }));
   releasePackBuffer();
   return bytes;
 }
 
 /** The membership a snapshot's bytes hold, without building the store. */
 export function snapshotMembership(data: Uint8Array): Membership | null {
-  return (packer().unpack(data) as SnapshotPayload).membership ?? null;
+  return (msgpack.unpack(data) as SnapshotPayload).membership ?? null;
 }
 
 /**
@@ -137,7 +133,6 @@ function msgpackArrayHeader(n: number): Uint8Array {
  */
 export function* packSnapshotStream(capture: SnapshotCapture, tally: PackedFilesTally = { files: 0, valueBytes: 0 },
   membership?: Membership): Generator<Uint8Array> {
-  const p = packer();
   const head: [string, unknown][] = [
     ['format', 2], ['rev', capture.rev], ['oldest', capture.oldest], ['sessions', capture.sessions],
     ['noopTerm', capture.noopTerm], ['settings', capture.settings], ['access', capture.access],
@@ -146,10 +141,10 @@ export function* packSnapshotStream(capture: SnapshotCapture, tally: PackedFiles
   // A map of head.length + 1 entries (fileChunks last, so the chunks can follow as packed).
   yield Uint8Array.of(0x80 | (head.length + 1));
   for (const [k, v] of head) {
-    yield new Uint8Array(p.pack(k));
-    yield new Uint8Array(p.pack(v));
+    yield new Uint8Array(msgpack.pack(k));
+    yield new Uint8Array(msgpack.pack(v));
   }
-  yield new Uint8Array(p.pack('fileChunks'));
+  yield new Uint8Array(msgpack.pack('fileChunks'));
   const chunks = Math.ceil(capture.fileCount / SNAPSHOT_FILES_PER_TURN);
   yield msgpackArrayHeader(chunks);
   for (let i = 0; i < chunks; i++) {
@@ -163,7 +158,7 @@ export function* packSnapshotStream(capture: SnapshotCapture, tally: PackedFiles
     }
     // A chunk is a msgpack bin holding the packed list: its header, then the list's bytes
     // (copied once out of msgpackr's shared buffer, not packed a second time as a bin).
-    const packed = new Uint8Array(p.pack(files));
+    const packed = new Uint8Array(msgpack.pack(files));
     yield msgpackBinHeader(packed.byteLength);
     yield packed;
   }

@@ -4,8 +4,8 @@
  * frame that does not decode to a known kind is a bug or a stranger: the connection is closed
  * with the reason (ARCHITECTURE rule 9), the node goes on.
  */
-import { Packr } from 'msgpackr';
 import type { PeerMessage } from '../consensus/env.ts';
+import { msgpack as packr } from '../../protocol/msgpack.ts';
 
 /** The versioned path peers connect to. A version that changes the messages gets a new path. */
 export const PEER_PATH = '/coord/peer/v1';
@@ -19,7 +19,6 @@ export const NODE_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 /** Where a node listens, as peers and the membership name it. */
 export const PEER_URL = /^wss?:\/\/[^/\s]+$/;
 
-const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number', moreTypes: false, bundleStrings: false });
 
 const KINDS: ReadonlySet<string> = new Set(['raft', 'snap-chunk', 'snap-ack', 'keepalive', 'forward', 'forward-reply']);
 

@@ -21,18 +21,17 @@
  * [term, data] pairs, read the same way (no `i`, no `p`); a directory in format 1 is marked 2 by
  * its first write, after which binaries that know only format 1 refuse it.
  */
-import { Packr } from 'msgpackr';
 import { crc32 } from './crc32.ts';
 import type { Bytes } from './kv.ts';
 import { EntryType, type Entry, type HardState } from './log-types.ts';
 import { StorageError } from './storage-error.ts';
+import { msgpack as packr } from '../../protocol/msgpack.ts';
 
 /** The format this code writes. */
 export const FORMAT = 'coord-data-2';
 /** Every format this code reads. */
 export const FORMATS_READ: readonly string[] = ['coord-data-1', FORMAT];
 
-const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
 
 export const META = {
   format: Buffer.from('format'),

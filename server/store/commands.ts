@@ -4,12 +4,12 @@
  * Everything a command needs (ids, secrets) is decided before it is proposed: applying one reads
  * no clock and draws no random number.
  */
-import { Packr } from 'msgpackr';
 import { ByteSlabs } from '../byte-slabs.ts';
 import type { ErrorBody } from '../../protocol/errors.ts';
 import type { TxnCondition, TxnOp } from '../../protocol/messages.ts';
 import type { AclChange } from './access.ts';
 import type { ReplicatedSettings } from './settings.ts';
+import { msgpack as packr } from '../../protocol/msgpack.ts';
 
 /** Who sent a write, for exactly-once retries, ephemeral ownership and access control. */
 export interface WriteOrigin {
@@ -50,7 +50,6 @@ export type WriteOutcome =
   | { ok: true; rev: number; changed: number }
   | { ok: false; error: ErrorBody };
 
-const packr = new Packr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
 
 /** Encoded commands, kept by the log's tail cache until they age out of it (byte-slabs.ts). */
 const encoded = new ByteSlabs(256 * 1024, 32 * 1024);
