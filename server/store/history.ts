@@ -64,18 +64,19 @@ export class History {
     return rev;
   }
 
-  /** The events of `rev`, built now; the caller makes sure firstRev ≤ rev < endRev. */
-  at(rev: number): Event[] {
+  /**
+   * The events of `rev` whose path `matches` accepts (all, without it), built now: a watch
+   * catching up passes its glob, so the revisions it skips cost a path each, not events. The
+   * caller makes sure firstRev ≤ rev < endRev.
+   */
+  at(rev: number, matches?: (path: string) => boolean): Event[] {
     const changed = this.slot(rev);
-    return Array.isArray(changed) ? changed.map((n) => eventOf(n, rev)) : [eventOf(changed, rev)];
-  }
-
-  /** True if revision `rev` changed some path `matches` accepts (no events built for it). */
-  touches(rev: number, matches: (path: string) => boolean): boolean {
-    const changed = this.slot(rev);
-    if (!Array.isArray(changed)) return matches(changed.path);
-    for (const n of changed) if (matches(n.path)) return true;
-    return false;
+    const events: Event[] = [];
+    for (const node of Array.isArray(changed) ? changed : [changed]) {
+      const path = node.path;
+      if (matches === undefined || matches(path)) events.push(eventOf(node, path, rev));
+    }
+    return events;
   }
 
   private slot(rev: number): Changed {
@@ -112,10 +113,10 @@ export class History {
 }
 
 /** The event for `node`'s version written at `rev`. */
-function eventOf(node: TreeNode, rev: number): Event {
+function eventOf(node: TreeNode, path: string, rev: number): Event {
   const v = node.versionAt(rev);
-  assert(v !== undefined && v.rev === rev, `history: ${node.path} holds no version of revision ${rev}`);
-  return v.value === null ? { path: node.path, rev, kind: 'delete' } : { path: node.path, rev, kind: 'set', value: v.value };
+  assert(v !== undefined && v.rev === rev, `history: ${path} holds no version of revision ${rev}`);
+  return v.value === null ? { path, rev, kind: 'delete' } : { path, rev, kind: 'set', value: v.value };
 }
 
 /** What a revision costs in history: its paths and values. */

@@ -619,15 +619,18 @@ export class Store {
     const from = this.checkEventsFrom(fromRev);
     const matches = (path: string): boolean => glob.matches(path);
     for (let r = from; r <= this.revision; r++) {
-      if (!this.history.touches(r, matches)) continue;
-      for (const e of this.history.at(r)) if (glob.matches(e.path)) return e;
+      const events = this.history.at(r, matches);
+      if (events.length > 0) return events[0];
     }
     return undefined;
   }
 
-  /** The events of revision `rev` (kept: oldestRev < rev ≤ rev), built anew for each call. */
-  eventsAt(rev: number): Event[] {
-    return this.history.at(rev);
+  /**
+   * The events of revision `rev` (kept: oldestRev < rev ≤ rev) whose path `matches` accepts (all,
+   * without it), built anew for each call.
+   */
+  eventsAt(rev: number, matches?: (path: string) => boolean): Event[] {
+    return this.history.at(rev, matches);
   }
 
   /** The first revision events can be read from for a WAIT/WATCH from `fromRev`; TOO_LATE. */

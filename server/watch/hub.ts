@@ -201,6 +201,7 @@ export class WatchHub {
     if (w.ended) return;
     this.lagging.add(w);
     let budget = CATCH_UP_REVISIONS_PER_TURN;
+    const matches = (path: string): boolean => w.glob.matches(path);
     while (!w.ended && w.nextRev <= this.store.rev) {
       if (w.nextRev <= this.store.oldestRev) return this.endTooLate(w);
       if (w.sink.congested) {
@@ -209,7 +210,7 @@ export class WatchHub {
       }
       if (budget-- === 0) return this.continueLater(w);
       const rev = w.nextRev;
-      const matched = this.store.eventsAt(rev).filter((e) => w.glob.matches(e.path));
+      const matched = this.store.eventsAt(rev, matches);
       w.nextRev++;
       if (matched.length === 0) continue;
       if (w.once) {

@@ -39,9 +39,9 @@ function setup(revisions: number) {
   // Counts the history revisions read, through the one call the hub reads them with.
   let reads = 0;
   const eventsAt = store.eventsAt.bind(store);
-  store.eventsAt = (rev: number) => {
+  store.eventsAt = (rev: number, matches?: (path: string) => boolean) => {
     reads++;
-    return eventsAt(rev);
+    return eventsAt(rev, matches);
   };
   const runQueued = (): number => {
     let turns = 0;
