@@ -41,7 +41,7 @@ import { Proposals } from '../../server/consensus/proposals.ts';
 import type { Command } from '../../server/store/commands.ts';
 import { RefusalByRead } from '../../server/refusal-by-read.ts';
 import { Store } from '../../server/store/store.ts';
-import { patchMethod } from './probes.ts';
+import { patchMethod, stubMethod } from './probes.ts';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- the patches reach private members */
 type Any = any;
@@ -89,9 +89,7 @@ export const mutations: Mutation[] = [
   {
     name: 'ignore-higher-term',
     what: 'a message from a higher term is handled as if of the current term',
-    install: () => patchMethod(RaftCore.prototype, 'acceptHigherTerm', () => function (): boolean {
-      return true;
-    } as never),
+    install: () => stubMethod(RaftCore.prototype, 'acceptHigherTerm', () => true),
   },
   {
     name: 'skip-log-matching',
@@ -132,23 +130,17 @@ export const mutations: Mutation[] = [
   {
     name: 'stale-read',
     what: 'reads skip the read-index barrier and answer from the local store',
-    install: () => patchMethod(RaftDriver.prototype, 'readBarrier', () => function (): Promise<void> {
-      return Promise.resolve();
-    } as never),
+    install: () => stubMethod(RaftDriver.prototype, 'readBarrier', () => Promise.resolve()),
   },
   {
     name: 'refuse-without-barrier',
     what: 'a conditional write is refused as a read without the read barrier',
-    install: () => patchMethod(RefusalByRead.prototype, 'confirm', () => function (): Promise<void> {
-      return Promise.resolve();
-    } as never),
+    install: () => stubMethod(RefusalByRead.prototype, 'confirm', () => Promise.resolve()),
   },
   {
     name: 'refuse-past-in-flight',
     what: 'a conditional write is refused as a read while a write to its path is in flight',
-    install: () => patchMethod(RefusalByRead.prototype, 'anyInFlight', () => function (): boolean {
-      return false;
-    } as never),
+    install: () => stubMethod(RefusalByRead.prototype, 'anyInFlight', () => false),
   },
   {
     name: 'refuse-a-retry',

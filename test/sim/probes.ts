@@ -42,3 +42,8 @@ export function patchMethod<T extends object>(
     Object.defineProperty(proto, name, descriptor);
   };
 }
+
+/** Replaces `name` on `proto` by `result`, which ignores its arguments (see patchMethod). */
+export function stubMethod<T extends object>(proto: T, name: string, result: () => unknown): () => void {
+  return patchMethod(proto, name, () => result);
+}
